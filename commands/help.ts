@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { arg, defineCommand, type AnyCommand, type ParamSpec } from '../src/core/command.js';
+import { InputError } from '../src/core/errors.js';
+import { t, type Lang } from '../src/core/i18n.js';
+import { flagName, usageLine } from '../src/core/registry.js';
+import type { View } from '../src/core/result.js';
+
+/** Help is generated from the declarations, never written by hand (ARCHITECTURE §1). */
+const GROUP_TITLES: Record<string, { zh: string; en: string }> = {
+  dept: { zh: '部门', en: 'Departments' },
+  member: { zh: '成员', en: 'Members' },
+  tag: { zh: '通讯录标签', en: 'Contact tags' },
+  help: { zh: '帮助', en: 'Help' },
+};
+
+export const help = defineCommand({
+  name: 'help',
+  alias: '帮助',
+  summary: t('列出命令，或查看某个命令的用法', 'List the commands, or show how to use one'),
+  examples: ['help', 'help member add', '帮助 成员 添加'],
+  params: {
+    command: arg(z.array(z.string()).optional(), t('命令（可选）', 'command (optional)'), { many: true, required: false, placeholder: 'command', complete: 'command' }),
+  },
+  action: 'help',
+  mutates: false,
+  async run(ctx, a) {
+    const words = a.command ?? [];
+    if (words.length === 0) return overview(ctx.registry.commands, ctx.lang);
+    const routed = ctx.registry.route(words);
+    if (routed && routed.rest.length === 0) return detail(routed.command, ctx.lang);
+    const group = ctx.registry.group(words[0]!);
+    if (group.length && words.length === 1) return overview(group, ctx.lang);
+    const suggestions = ctx.registry.suggest(words);
+    throw new InputError(
+      'UNKNOWN_COMMAND',
+      {
+        zh: `没有 “${words.join(' ')}” 这个命令。${suggestions.length ? `你是不是想查：${suggestions.join(' / ')}？` : '输入 help 查看全部命令。'}`,
+        en: `There is no command “${words.join(' ')}”. ${suggestions.length ? `Did you mean: ${suggestions.join(' / ')}?` : 'Type `help` for the list.'}`,
+      },
+      { suggestions },
+    );
+  },
+});
+
+function overview(commands: AnyCommand[], lang: Lang): { data: unknown; view: View } {
+  const groups = new Map<string, AnyCommand[]>();
+  for (const c of commands) {
+    const g = c.name.split(' ')[0]!;
+    (groups.get(g) ?? groups.set(g, []).get(g)!).push(c);
+  }
+  const sections: View[] = [];
+  for (const [g, list] of groups) {
+    sections.push({
+      type: 'table',
+      caption: t('{zh}（{g}）', '{en} ({g})', { zh: GROUP_TITLES[g]?.zh ?? g, en: GROUP_TITLES[g]?.en ?? g, g }),
+      columns: [
+        { key: 'usage', title: t('命令', 'command') },
+        { key: 'alias', title: t('中文', 'Chinese') },
+        { key: 'summary', title: t('说明', 'what it does') },
+      ],
+      rows: list.map((c) => ({ usage: c.name, alias: c.alias, summary: c.summary[lang] })),
+    });
+  }
+  sections.push({
+    type: 'message',
+    tone: 'info',
+    text: t('输入 help <命令> 查看用法，如 help member add。修改类命令都可以加 --dry-run 只看计划。', 'Type help <command> for its usage, e.g. help member add. Every command that changes something accepts --dry-run to show the plan only.'),
+  });
+  return {
+    data: { commands: commands.map((c) => ({ name: c.name, alias: c.alias, summary: c.summary[lang], action: c.action, mutates: c.mutates })) },
+    view: { type: 'sections', sections },
+  };
+}
+
+function detail(c: AnyCommand, lang: Lang): { data: unknown; view: View } {
+  const usage = usageLine(c, lang);
+  const params = (Object.entries(c.params) as [string, ParamSpec][]).map(([key, p]) => ({
+    param: p.kind === 'arg' ? `<${p.placeholder ?? key}>` : `--${flagName(key)}${p.kind === 'option' ? ` <${p.placeholder ?? key}>` : ''}${p.short ? `, -${p.short}` : ''}`,
+    required: p.required ? (lang === 'zh' ? '必填' : 'required') : '',
+    description: p.description[lang] + (p.many ? (lang === 'zh' ? '（可多个）' : ' (repeatable)') : ''),
+  }));
+  if (c.mutates) params.push({ param: '--dry-run', required: '', description: lang === 'zh' ? '只显示计划，不执行' : 'show the plan, change nothing' });
+  const sections: View[] = [
+    {
+      type: 'fields',
+      caption: t('{name}（{alias}）', '{name} ({alias})', { name: c.name, alias: c.alias }),
+      fields: [
+        { label: t('说明', 'what'), value: (c.details ?? c.summary)[lang] },
+        { label: t('用法', 'usage'), value: usage },
+        { label: t('权限动作', 'policy action'), value: c.action },
+        ...(c.examples?.length ? [{ label: t('示例', 'examples'), value: c.examples.join('\n') }] : []),
+      ],
+    },
+  ];
+  if (params.length) {
+    sections.push({
+      type: 'table',
+      columns: [
+        { key: 'param', title: t('参数', 'parameter') },
+        { key: 'required', title: t('', '') },
+        { key: 'description', title: t('说明', 'description') },
+      ],
+      rows: params,
+    });
+  }
+  return { data: { name: c.name, alias: c.alias, usage, action: c.action, mutates: c.mutates, summary: c.summary[lang], params }, view: { type: 'sections', sections } };
+}

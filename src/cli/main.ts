@@ -1,0 +1,63 @@
+import { Command, CommanderError } from 'commander';
+
+/**
+ * The `wxops` executable: `run` (one command, exit codes for scripts), `repl` (interactive) and
+ * `sim` (the simulator standalone). Each sub-command's module is loaded only when it is used so that
+ * `wxops run help` starts quickly.
+ */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = new Command('wxops')
+    .description('wxops — 企业微信 / 公众号 chat-ops assistant')
+    .enablePositionalOptions()
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('run one command: exit 0 done, 1 failed, 2 bad input, 3 denied, 4 waiting for approval')
+    .option('--as <userid>', 'act as this WeCom member (default: sandbox super admin, or WXOPS_ACTOR)')
+    .option('--json', 'print exactly one JSON object')
+    .argument('<command...>', 'the command line, e.g. "member list --dept 销售部"')
+    .passThroughOptions()
+    .allowUnknownOption()
+    .action(async (words: string[], opts: { as?: string; json?: boolean }) => {
+      const { runOnce } = await import('./run.js');
+      code = await runOnce(joinWords(words), opts);
+    });
+
+  program
+    .command('repl')
+    .description('interactive shell (sandbox by default)')
+    .option('--as <userid>', 'act as this WeCom member')
+    .action(async (opts: { as?: string }) => {
+      const { startRepl } = await import('./repl.js');
+      code = await startRepl(opts);
+    });
+
+  program
+    .command('sim')
+    .description('run the platform simulator standalone and print its URLs and demo credentials as one JSON line')
+    .option('--port <port>', 'port on 127.0.0.1 (default: a free port)', (v) => Number(v))
+    .option('--data <dir>', 'state directory (default: $WXOPS_DATA_DIR/sim or .wxops/sim)')
+    .action(async (opts: { port?: number; data?: string }) => {
+      const { runSimulatorProcess } = await import('../sim/main.js');
+      const { resolve, join } = await import('node:path');
+      const dataDir = resolve(opts.data ?? join(process.env.WXOPS_DATA_DIR || '.wxops', 'sim'));
+      await runSimulatorProcess({ port: opts.port, dataDir });
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    throw err;
+  }
+  return code;
+}
+
+/** `wxops run member add x --name "赵 六"` arrives split by the shell; put quotes back where needed. */
+function joinWords(words: string[]): string {
+  if (words.length === 1) return words[0]!;
+  return words.map((w) => (/[\s"'“”]/.test(w) ? `"${w.replace(/(["\\])/g, '\\$1')}"` : w)).join(' ');
+}

@@ -1,0 +1,43 @@
+import type { Lang } from './i18n.js';
+import type { ContactsApi } from '../platform/wecom/contacts.js';
+import type { WecomClient } from '../platform/wecom/client.js';
+import type { OrgTree } from './org.js';
+import type { Registry } from './registry.js';
+import type { Store } from '../store/store.js';
+import type { Text } from './i18n.js';
+
+export type Channel = 'repl' | 'cli' | 'wecom' | 'wechaty' | 'slack';
+
+export interface Actor {
+  userid: string;
+  name?: string;
+  departments: number[];
+}
+
+export interface ProgressUpdate {
+  done: number;
+  total: number;
+  label?: Text;
+}
+
+/** Everything a command may use. Commands get nothing else (ARCHITECTURE §4). */
+export interface CommandContext {
+  actor: Actor;
+  channel: Channel;
+  room?: string;
+  lang: Lang;
+  mode: 'sandbox' | 'live';
+  dryRun: boolean;
+  registry: Registry;
+  /** Contacts API (contacts-sync secret); starts the sandbox simulator on first use. */
+  contacts(): Promise<ContactsApi>;
+  /** The raw client, for running plan steps. */
+  platform(): Promise<{ client: WecomClient; contacts: ContactsApi }>;
+  /** The department tree with memberships, fetched once per command. */
+  org(): Promise<OrgTree>;
+  store(): Promise<Store>;
+  now(): Date;
+  /** Long work reports here; the REPL draws a progress bar, chat channels post messages. */
+  progress(update: ProgressUpdate): void;
+  signal?: AbortSignal;
+}

@@ -1,0 +1,155 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseDotEnv } from 'dotenv';
+import { InputError } from './errors.js';
+import type { OrgTree } from './org.js';
+import { currentLang, t, type Lang } from './i18n.js';
+import type { Actor } from './context.js';
+import type { Store } from '../store/store.js';
+import type { ContactsApi } from '../platform/wecom/contacts.js';
+import type { WecomClient } from '../platform/wecom/client.js';
+import type { AuditLog } from '../audit/log.js';
+import type { PolicyEngine } from '../policy/engine.js';
+
+/** The installed package's root: shipped policies live there when the working directory has none. */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export const SANDBOX_ACTOR = 'zhangwei';
+
+export interface RuntimeOptions {
+  /** An undici dispatcher for every platform call (benchmarks measure the pipeline without network). */
+  dispatcher?: import('undici').Dispatcher;
+}
+
+interface Platform {
+  client: WecomClient;
+  contacts: ContactsApi;
+}
+
+/**
+ * One per process: configuration, and the services commands share — started lazily so that
+ * `wxops run help` never starts the simulator or opens a connection.
+ */
+export class Runtime {
+  readonly env: NodeJS.ProcessEnv;
+  readonly mode: 'sandbox' | 'live';
+  readonly dataDir: string;
+  readonly policyDir: string;
+  readonly lang: Lang;
+  private platformPromise?: Promise<Platform>;
+  private sandbox?: { close(): Promise<void>; flush(): Promise<void> };
+  private storeInstance?: Store;
+  private auditInstance?: AuditLog;
+  private policyInstance?: PolicyEngine;
+
+  constructor(
+    env: NodeJS.ProcessEnv = process.env,
+    cwd = process.cwd(),
+    private readonly options: RuntimeOptions = {},
+  ) {
+    this.env = withDotEnv(env, cwd);
+    this.mode = this.env.WXOPS_CORP_ID ? 'live' : 'sandbox';
+    this.dataDir = resolve(cwd, this.env.WXOPS_DATA_DIR || '.wxops');
+    const localPolicies = resolve(cwd, 'policies');
+    this.policyDir = this.env.WXOPS_POLICY_DIR
+      ? resolve(cwd, this.env.WXOPS_POLICY_DIR)
+      : existsSync(localPolicies)
+        ? localPolicies
+        : join(PACKAGE_ROOT, 'policies');
+    this.lang = currentLang(this.env);
+  }
+
+  /** The actor when none is named: the demo super admin in the sandbox; required in live mode. */
+  defaultActor(): string {
+    if (this.env.WXOPS_ACTOR) return this.env.WXOPS_ACTOR;
+    if (this.mode === 'sandbox') return SANDBOX_ACTOR;
+    throw new InputError(
+      'ACTOR_REQUIRED',
+      t('正式环境下必须用 --as <userid> 或 WXOPS_ACTOR 指明操作人。', 'In live mode name the acting user with --as <userid> or WXOPS_ACTOR.'),
+    );
+  }
+
+  platform(): Promise<Platform> {
+    this.platformPromise ??= this.startPlatform();
+    return this.platformPromise;
+  }
+
+  private async startPlatform(): Promise<Platform> {
+    let env = this.env;
+    if (this.mode === 'sandbox') {
+      // The product imports the simulator only here, to run the sandbox (ARCHITECTURE §4).
+      const { startSimulator } = await import('../sim/index.js');
+      const sim = await startSimulator({ dataDir: join(this.dataDir, 'sandbox'), port: 0 });
+      this.sandbox = sim;
+      env = { ...this.env, ...sim.env };
+    }
+    const [{ WecomClient }, { ContactsApi }, { loadPlatformConfig }] = await Promise.all([
+      import('../platform/wecom/client.js'),
+      import('../platform/wecom/contacts.js'),
+      import('../platform/config.js'),
+    ]);
+    const config = loadPlatformConfig(env);
+    const client = new WecomClient(this.options.dispatcher ? { ...config, dispatcher: this.options.dispatcher } : config);
+    return { client, contacts: new ContactsApi(client) };
+  }
+
+  async contacts(): Promise<ContactsApi> {
+    return (await this.platform()).contacts;
+  }
+
+  /** Looks the actor up in the company; an unknown userid is bad input, not a crash. */
+  async resolveActor(userid: string, org: OrgTree): Promise<Actor> {
+    const wanted = userid.toLowerCase();
+    const departments = org.all.filter((d) => org.directMemberIds(d.id).some((u) => u.toLowerCase() === wanted)).map((d) => d.id);
+    if (departments.length === 0) {
+      throw new InputError(
+        'UNKNOWN_ACTOR',
+        t('公司里没有帐号为 {u} 的成员，无法以其身份操作。', 'There is no member {u} in the company to act as.', { u: userid }),
+      );
+    }
+    const actual = org.directMemberIds(departments[0]!).find((u) => u.toLowerCase() === wanted) ?? userid;
+    return { userid: actual, departments };
+  }
+
+  async store(): Promise<Store> {
+    if (!this.storeInstance) {
+      const { LowdbStore } = await import('../store/lowdb-store.js');
+      this.storeInstance = new LowdbStore(this.dataDir);
+    }
+    return this.storeInstance;
+  }
+
+  async audit(): Promise<AuditLog> {
+    if (!this.auditInstance) {
+      const { AuditLog } = await import('../audit/log.js');
+      this.auditInstance = new AuditLog(this.dataDir);
+    }
+    return this.auditInstance;
+  }
+
+  async policy(): Promise<PolicyEngine> {
+    if (!this.policyInstance) {
+      const { PolicyEngine } = await import('../policy/engine.js');
+      this.policyInstance = PolicyEngine.load(this.policyDir);
+    }
+    return this.policyInstance;
+  }
+
+  async close(): Promise<void> {
+    if (this.platformPromise) {
+      const p = await this.platformPromise.catch(() => undefined);
+      await p?.client.close();
+    }
+    await this.sandbox?.close();
+    await this.storeInstance?.close();
+  }
+}
+
+/** `.env` in the working directory fills variables the environment does not already set. */
+function withDotEnv(env: NodeJS.ProcessEnv, cwd: string): NodeJS.ProcessEnv {
+  const file = join(cwd, '.env');
+  if (!existsSync(file)) return env;
+  return { ...parseDotEnv(readFileSync(file)), ...env };
+}
+
