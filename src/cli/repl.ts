@@ -135,7 +135,7 @@ function appendHistory(file: string, line: string): void {
 }
 
 /** Completion data from the live company, fetched once and refreshed after a command changed something. */
-class LiveCompletionSource implements CompletionSource {
+export class LiveCompletionSource implements CompletionSource {
   private org?: Promise<OrgTree>;
   private tags?: Promise<string[]>;
 

@@ -84,7 +84,10 @@ export class Session {
       decided = true;
       await this.audit({ kind: 'decision', command: text, action: command.action, resource, rule: decision.rule, outcome: decision.effect });
       if (decision.effect === 'deny') {
-        throw new DeniedError({ zh: `无权执行 ${command.name}：${decision.reason.zh}`, en: `Not allowed to run ${command.name}: ${decision.reason.en}` }, { rule: decision.rule });
+        throw new DeniedError(
+          { zh: `无权执行 ${command.name}：${decision.reason.zh}`, en: `Not allowed to run ${command.name}: ${decision.reason.en}` },
+          decision.rule ? { rule: decision.rule } : undefined,
+        );
       }
       const plan = command.plan ? await command.plan(ctx, parsed.args, resource) : undefined;
       if (dryRun && plan) {

@@ -1,0 +1,14 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchColdStart } from './cold-start.js';
+import { benchImport } from './import.js';
+import { benchPipeline } from './pipeline.js';
+
+/** `npm run bench`: every performance target, measured side by side with its peer in one run. */
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const only = process.argv[2];
+
+console.log(`wxops bench — node ${process.version}, ${new Date().toISOString()}`);
+if (!only || only === 'cold') benchColdStart(repo);
+if (!only || only === 'pipeline') await benchPipeline();
+if (!only || only === 'import') await benchImport();

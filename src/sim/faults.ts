@@ -1,0 +1,83 @@
+/**
+ * Fault injection, switched on per run through `/_sim/faults`. In memory only: a restarted simulator
+ * starts healthy.
+ */
+export interface FailRule {
+  api?: string;
+  errcode: number;
+  times?: number;
+  rate?: number;
+}
+
+export interface DropRule {
+  api?: string;
+  times?: number;
+}
+
+export interface FaultConfig {
+  latency_ms?: number;
+  fail?: FailRule[];
+  drop?: DropRule[];
+  expired_token_errcode?: 40014 | 42001;
+  token_ttl_s?: number;
+  rate_limit_per_min?: Record<string, number>;
+  concurrency_limit?: number;
+  unknown_department_errcode?: 60003 | 60123;
+}
+
+export const DEFAULT_RATE_LIMIT_PER_MIN = 10_000;
+export const DEFAULT_CONCURRENCY_LIMIT = 20;
+
+export class Faults {
+  config: FaultConfig = {};
+
+  merge(patch: FaultConfig): void {
+    const { fail, drop, ...rest } = patch;
+    this.config = {
+      ...this.config,
+      ...rest,
+      fail: [...(this.config.fail ?? []), ...(fail ?? []).map((r) => ({ ...r, times: r.rate === undefined ? (r.times ?? 1) : r.times }))],
+      drop: [...(this.config.drop ?? []), ...(drop ?? []).map((r) => ({ ...r, times: r.times ?? 1 }))],
+      rate_limit_per_min: { ...this.config.rate_limit_per_min, ...rest.rate_limit_per_min },
+    };
+  }
+
+  reset(): void {
+    this.config = {};
+  }
+
+  /** An errcode to answer instead of handling the call, if a rule says so (and uses it up). */
+  takeFailure(api: string): number | undefined {
+    for (const rule of this.config.fail ?? []) {
+      if (rule.api && rule.api !== api) continue;
+      if (rule.rate !== undefined) {
+        if (Math.random() < rule.rate) return rule.errcode;
+        continue;
+      }
+      if ((rule.times ?? 0) > 0) {
+        rule.times!--;
+        return rule.errcode;
+      }
+    }
+    return undefined;
+  }
+
+  takeDrop(api: string): boolean {
+    for (const rule of this.config.drop ?? []) {
+      if (rule.api && rule.api !== api) continue;
+      if ((rule.times ?? 0) > 0) {
+        rule.times!--;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  rateLimit(api: string): number {
+    return this.config.rate_limit_per_min?.[api] ?? DEFAULT_RATE_LIMIT_PER_MIN;
+  }
+
+  concurrencyLimit(): number {
+    return this.config.concurrency_limit ?? DEFAULT_CONCURRENCY_LIMIT;
+  }
+}

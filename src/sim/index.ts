@@ -1,0 +1,65 @@
+import type { DemoCredentials } from './auth.js';
+import { DEMO_CORP_ID } from './seed.js';
+import { Simulator } from './server.js';
+
+export type { DemoCredentials } from './auth.js';
+export { Simulator } from './server.js';
+
+/** Fixed demo credentials, printed by `wxops sim` and used by sandbox mode. Not secrets of anyone. */
+export const DEMO_CREDENTIALS: DemoCredentials = {
+  corp_id: DEMO_CORP_ID,
+  contacts_secret: 'SimContactsSyncSecret0000000000000000000001',
+  app_secret: 'SimAppSecret00000000000000000000000000000002',
+  agent_id: 1000002,
+  customer_secret: 'SimCustomerContactSecret0000000000000000003',
+  callback_token: 'SimCallbackToken2026',
+  encoding_aes_key: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+};
+
+export interface SimulatorOptions {
+  dataDir: string;
+  port?: number;
+  host?: string;
+  latencyMs?: number;
+}
+
+export interface SimulatorHandle {
+  baseUrl: string;
+  mpBaseUrl: string;
+  controlUrl: string;
+  credentials: DemoCredentials;
+  /** The WXOPS_* variables that point wxops at this simulator, exactly as in live mode. */
+  env: Record<string, string>;
+  simulator: Simulator;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorHandle> {
+  const credentials = DEMO_CREDENTIALS;
+  const sim = new Simulator(credentials, opts.dataDir, opts.latencyMs ?? 0);
+  const host = opts.host ?? '127.0.0.1';
+  const address = await sim.listen(opts.port ?? 0, host);
+  const baseUrl = `http://${host}:${address.port}`;
+  const mpBaseUrl = `${baseUrl}/mp`;
+  return {
+    baseUrl,
+    mpBaseUrl,
+    controlUrl: `${baseUrl}/_sim`,
+    credentials,
+    env: {
+      WXOPS_WECOM_BASE_URL: baseUrl,
+      WXOPS_MP_BASE_URL: mpBaseUrl,
+      WXOPS_CORP_ID: credentials.corp_id,
+      WXOPS_CONTACTS_SECRET: credentials.contacts_secret,
+      WXOPS_APP_SECRET: credentials.app_secret,
+      WXOPS_AGENT_ID: String(credentials.agent_id),
+      WXOPS_CUSTOMER_SECRET: credentials.customer_secret,
+      WXOPS_CALLBACK_TOKEN: credentials.callback_token,
+      WXOPS_CALLBACK_AES_KEY: credentials.encoding_aes_key,
+    },
+    simulator: sim,
+    flush: async () => sim.stateFile.flush(),
+    close: () => sim.close(),
+  };
+}

@@ -1,0 +1,214 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Tokens, type DemoCredentials } from './auth.js';
+import { SimClock } from './clock.js';
+import { BatchJobs } from './contacts/batch.js';
+import { departmentRoutes } from './contacts/departments.js';
+import { tagRoutes } from './contacts/tags.js';
+import { userRoutes } from './contacts/users.js';
+import { ApiError, errorBody } from './errors.js';
+import { Faults } from './faults.js';
+import type { ApiRequest, ApiRoute } from './router.js';
+import { seedCompany } from './seed.js';
+import { StateFile } from './state.js';
+import { controlRoutes, type ControlHandler } from './control.js';
+
+const MAX_BODY = 32 * 1024 * 1024;
+
+/**
+ * The WeCom server API over HTTP (ARCHITECTURE §8): same paths, JSON, limits and errcodes as the
+ * platform, with per-API rate and concurrency limits, a simulated clock and fault injection.
+ */
+export class Simulator {
+  readonly clock = new SimClock();
+  readonly faults = new Faults();
+  readonly tokens: Tokens;
+  readonly stateFile: StateFile;
+  readonly stats = new Map<string, number>();
+  private readonly routes = new Map<string, ApiRoute>();
+  private readonly control = new Map<string, ControlHandler>();
+  private readonly batch = new BatchJobs();
+  private readonly inflight = new Map<string, number>();
+  private readonly windows = new Map<string, { minute: number; count: number }>();
+  private server?: Server;
+
+  constructor(
+    readonly credentials: DemoCredentials,
+    dataDir: string,
+    private readonly baseLatencyMs = 0,
+  ) {
+    this.tokens = new Tokens(credentials, this.clock, this.faults);
+    this.stateFile = new StateFile(dataDir, () => seedCompany());
+    this.stateFile.load();
+    for (const routes of [departmentRoutes, userRoutes, tagRoutes, this.batch.routes()]) this.addRoutes(routes);
+    for (const [key, handler] of Object.entries(controlRoutes(this))) this.control.set(key, handler);
+  }
+
+  /** Later parts of the simulator (customers, the Official Account …) add their APIs here. */
+  addRoutes(routes: Record<string, ApiRoute>): void {
+    for (const [api, route] of Object.entries(routes)) this.routes.set(api, route);
+  }
+
+  /** And their `/_sim/` events here, keyed `METHOD path` (path without the /_sim prefix). */
+  addControl(key: string, handler: ControlHandler): void {
+    this.control.set(key, handler);
+  }
+
+  async listen(port: number, host: string): Promise<AddressInfo> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err) => {
+        if (!res.headersSent) json(res, 500, { errcode: -1, errmsg: `simulator error: ${(err as Error).message}` });
+      });
+    });
+    this.server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    this.stateFile.flush();
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://sim');
+    const raw = await readBody(req);
+    if (raw === undefined) return json(res, 413, { errcode: 45002, errmsg: 'content size out of limit' });
+    if (url.pathname.startsWith('/_sim/')) return this.handleControl(req.method ?? 'GET', url, raw, res);
+    if (url.pathname.startsWith('/cgi-bin/')) return this.handleApi(req, res, url, raw);
+    json(res, 404, { errcode: 404, errmsg: `no such path ${url.pathname}` });
+  }
+
+  private async handleControl(method: string, url: URL, raw: Buffer, res: ServerResponse): Promise<void> {
+    const handler = this.control.get(`${method} ${url.pathname.slice('/_sim'.length)}`);
+    if (!handler) return json(res, 404, { ok: false, error: `no control endpoint ${method} ${url.pathname}` });
+    let body: any = {};
+    try {
+      body = raw.length ? JSON.parse(raw.toString('utf8')) : {};
+    } catch {
+      return json(res, 400, { ok: false, error: 'body is not JSON' });
+    }
+    try {
+      json(res, 200, await handler({ body, query: url.searchParams }));
+    } catch (err) {
+      json(res, 400, { ok: false, error: (err as Error).message });
+    }
+  }
+
+  private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, raw: Buffer): Promise<void> {
+    const api = url.pathname.slice('/cgi-bin/'.length);
+    this.stats.set(api, (this.stats.get(api) ?? 0) + 1);
+    if (this.faults.takeDrop(api)) {
+      req.socket.destroy();
+      return;
+    }
+    const limit = this.faults.concurrencyLimit();
+    const running = this.inflight.get(api) ?? 0;
+    if (running >= limit) return json(res, 200, errorBody(new ApiError(45033)));
+    this.inflight.set(api, running + 1);
+    try {
+      const latency = this.baseLatencyMs + (this.faults.config.latency_ms ?? 0);
+      if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+      const [status, body] = await this.answer(req, url, api, raw);
+      json(res, status, body);
+    } finally {
+      this.inflight.set(api, (this.inflight.get(api) ?? 1) - 1);
+    }
+  }
+
+  private async answer(req: IncomingMessage, url: URL, api: string, raw: Buffer): Promise<[number, Record<string, unknown>]> {
+    try {
+      const injected = this.faults.takeFailure(api);
+      if (injected !== undefined) throw new ApiError(injected);
+      if (api === 'gettoken') {
+        const issued = this.tokens.issue(url.searchParams.get('corpid'), url.searchParams.get('corpsecret'));
+        return [200, { errcode: 0, errmsg: 'ok', ...issued }];
+      }
+      const route = this.routes.get(api);
+      if (!route) throw new ApiError(40066, {}, 404);
+      const method = req.method === 'POST' ? 'POST' : 'GET';
+      if (method !== route.method) throw new ApiError(route.method === 'GET' ? 43001 : 43002);
+      const secret = this.tokens.check(url.searchParams.get('access_token'));
+      this.checkRate(api);
+      if (!route.allow.includes(secret)) throw new ApiError(48002);
+      const contentType = String(req.headers['content-type'] ?? '');
+      let body: any = {};
+      if (method === 'POST' && !contentType.startsWith('multipart/')) {
+        if (raw.length === 0) throw new ApiError(44002);
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          throw new ApiError(47001);
+        }
+        if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(47001);
+      }
+      this.stateFile.refresh();
+      const request: ApiRequest = {
+        api,
+        method,
+        query: url.searchParams,
+        body,
+        raw,
+        contentType,
+        secret,
+        state: this.stateFile.state,
+        now: this.clock.now(),
+        changed: () => this.stateFile.markDirty(),
+        options: { unknownDepartmentErrcode: this.faults.config.unknown_department_errcode ?? 60003 },
+      };
+      this.batch.settle(request);
+      const result = await route.handler(request);
+      return [200, { errcode: 0, errmsg: route.ok ?? 'ok', ...result }];
+    } catch (err) {
+      if (err instanceof ApiError) return [err.httpStatus, errorBody(err)];
+      throw err;
+    }
+  }
+
+  /** Per-API minute windows (wecom.md §9): past the limit, 45009 until the minute is over. */
+  private checkRate(api: string): void {
+    const minute = Math.floor(this.clock.now() / 60_000);
+    const w = this.windows.get(api);
+    if (!w || w.minute !== minute) {
+      this.windows.set(api, { minute, count: 1 });
+      return;
+    }
+    w.count++;
+    if (w.count > this.faults.rateLimit(api)) throw new ApiError(45009);
+  }
+
+  reset(): void {
+    this.stateFile.replace(seedCompany());
+    this.stats.clear();
+    this.windows.clear();
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        resolve(undefined);
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

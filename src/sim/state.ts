@@ -1,0 +1,120 @@
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The simulated company, persisted as one JSON file (atomic writes, reloaded when another process wrote it). */
+export interface SimDepartment {
+  id: number;
+  name: string;
+  name_en?: string;
+  parentid: number;
+  order: number;
+}
+
+export interface SimUser {
+  userid: string;
+  name: string;
+  department: number[];
+  order: number[];
+  is_leader_in_dept: number[];
+  position: string;
+  mobile: string;
+  gender: string;
+  email: string;
+  alias: string;
+  telephone: string;
+  address: string;
+  status: number;
+  main_department: number;
+  direct_leader: string[];
+  created_at: number;
+}
+
+export interface SimTag {
+  tagid: number;
+  tagname: string;
+  userlist: string[];
+  partylist: number[];
+  /** The secret kind that created it: only that kind may change it (wecom.md §3). */
+  owner: string;
+}
+
+export interface SimState {
+  version: 1;
+  corp_id: string;
+  creator: string;
+  departments: SimDepartment[];
+  users: SimUser[];
+  tags: SimTag[];
+  next_department_id: number;
+  next_tag_id: number;
+  /** Later issues add their collections beside these (external contacts, followers …). */
+  [collection: string]: unknown;
+}
+
+export class StateFile {
+  readonly path: string;
+  private stamp = '';
+  private timer?: NodeJS.Timeout;
+  private dirty = false;
+
+  constructor(
+    dataDir: string,
+    private readonly seed: () => SimState,
+    private readonly flushDelayMs = 50,
+  ) {
+    mkdirSync(dataDir, { recursive: true });
+    this.path = join(dataDir, 'state.json');
+  }
+
+  state!: SimState;
+
+  load(): void {
+    try {
+      this.state = JSON.parse(readFileSync(this.path, 'utf8')) as SimState;
+      this.stamp = this.fileStamp();
+    } catch {
+      this.state = this.seed();
+      this.writeNow();
+    }
+  }
+
+  /** Before a request: pick up what another process wrote, unless we have unwritten changes ourselves. */
+  refresh(): void {
+    if (this.dirty) return;
+    const stamp = this.fileStamp();
+    if (stamp && stamp !== this.stamp) this.load();
+  }
+
+  markDirty(): void {
+    this.dirty = true;
+    this.timer ??= setTimeout(() => this.writeNow(), this.flushDelayMs);
+  }
+
+  writeNow(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.state));
+    renameSync(tmp, this.path);
+    this.stamp = this.fileStamp();
+    this.dirty = false;
+  }
+
+  flush(): void {
+    if (this.dirty) this.writeNow();
+  }
+
+  replace(state: SimState): void {
+    this.state = state;
+    this.writeNow();
+  }
+
+  private fileStamp(): string {
+    try {
+      const s = statSync(this.path);
+      return `${s.mtimeMs}:${s.size}:${s.ino}`;
+    } catch {
+      return '';
+    }
+  }
+}
