@@ -108,3 +108,21 @@ describe('wxops sim', () => {
     }
   });
 });
+
+describe('wxops serve', () => {
+  it('answers GET /healthz on 127.0.0.1', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = spawn(process.execPath, [join(REPO, 'bin/wxops.js'), 'serve', '--port', String(port)], { env: cleanEnv({ WXOPS_DATA_DIR: dataDir }) });
+    try {
+      let body: any;
+      for (let i = 0; i < 100 && !body; i++) {
+        body = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.json(), () => undefined);
+        if (!body) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(body).toMatchObject({ ok: true, mode: 'sandbox' });
+      expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});

@@ -11,8 +11,12 @@ import { message } from '../../src/core/result.js';
 import { normalizeMobile } from './fields.js';
 import type { SheetMember } from './sheet.js';
 
-/** Imports run this many platform calls at once; the client's per-API cap and 45009 handling still apply. */
-export const IMPORT_CONCURRENCY = 10;
+/**
+ * Imports keep this many platform calls in flight — the client's per-API cap, so the client's limiter
+ * (not this loop) is what holds wxops under the platform's concurrency limit; 45033/45009 are still
+ * handled by the client.
+ */
+export const IMPORT_CONCURRENCY = 12;
 
 type RowAction = 'create' | 'update' | 'unchanged' | 'invalid';
 

@@ -47,6 +47,16 @@ export async function main(argv: string[]): Promise<number> {
       await runSimulatorProcess({ port: opts.port, dataDir });
     });
 
+  program
+    .command('serve')
+    .description('run the service on 127.0.0.1: GET /healthz (chat channels and the scheduler mount here)')
+    .option('--port <port>', 'port (default 8080)', (v) => Number(v))
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .action(async (opts: { port?: number; host?: string }) => {
+      const { serve } = await import('./serve.js');
+      code = await serve(opts);
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -60,7 +60,7 @@ export class StateFile {
   constructor(
     dataDir: string,
     private readonly seed: () => SimState,
-    private readonly flushDelayMs = 50,
+    private readonly flushDelayMs = 100,
   ) {
     mkdirSync(dataDir, { recursive: true });
     this.path = join(dataDir, 'state.json');

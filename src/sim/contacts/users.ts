@@ -10,10 +10,53 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 const chars = (s: string) => [...s].length;
 
+interface UserIndex {
+  users: SimUser[];
+  size: number;
+  byId: Map<string, SimUser>;
+  byMobile: Map<string, SimUser>;
+  byEmail: Map<string, SimUser>;
+}
+
+/**
+ * Lookups by userid, mobile and email stay O(1) as the company grows (a 5,000-member import would
+ * otherwise scan every member per call). Rebuilt when the user array is replaced or resized, and
+ * dropped by every write that changes a user.
+ */
+let index: UserIndex | undefined;
+
+function userIndex(state: SimState): UserIndex {
+  if (index && index.users === state.users && index.size === state.users.length) return index;
+  const byId = new Map<string, SimUser>();
+  const byMobile = new Map<string, SimUser>();
+  const byEmail = new Map<string, SimUser>();
+  for (const u of state.users) {
+    byId.set(u.userid.toLowerCase(), u);
+    if (u.mobile) byMobile.set(normMobile(u.mobile), u);
+    if (u.email) byEmail.set(u.email.toLowerCase(), u);
+  }
+  index = { users: state.users, size: state.users.length, byId, byMobile, byEmail };
+  return index;
+}
+
+function invalidateIndex(): void {
+  index = undefined;
+}
+
+/** Keeps a live index in step with one user's keys instead of rebuilding it. */
+function reindex(state: SimState, u: SimUser, old?: { mobile: string; email: string }): void {
+  if (!index || index.users !== state.users) return;
+  if (old?.mobile && index.byMobile.get(normMobile(old.mobile)) === u) index.byMobile.delete(normMobile(old.mobile));
+  if (old?.email && index.byEmail.get(old.email.toLowerCase()) === u) index.byEmail.delete(old.email.toLowerCase());
+  index.byId.set(u.userid.toLowerCase(), u);
+  if (u.mobile) index.byMobile.set(normMobile(u.mobile), u);
+  if (u.email) index.byEmail.set(u.email.toLowerCase(), u);
+  index.size = state.users.length;
+}
+
 export function findUser(state: SimState, userid: unknown): SimUser | undefined {
   if (typeof userid !== 'string') return undefined;
-  const wanted = userid.toLowerCase();
-  return state.users.find((u) => u.userid.toLowerCase() === wanted);
+  return userIndex(state).byId.get(userid.toLowerCase());
 }
 
 function normMobile(m: string): string {
@@ -38,13 +81,13 @@ function checkFields(req: ApiRequest, b: Record<string, any>, self?: SimUser): v
   }
   if (b.mobile !== undefined && b.mobile !== '') {
     if (typeof b.mobile !== 'string' || b.mobile.length > 32 || !MOBILE.test(b.mobile.trim())) throw new ApiError(60103);
-    const m = normMobile(b.mobile);
-    if (s.users.some((u) => u !== self && u.mobile && normMobile(u.mobile) === m)) throw new ApiError(60104);
+    const owner = userIndex(s).byMobile.get(normMobile(b.mobile));
+    if (owner && owner !== self) throw new ApiError(60104);
   }
   if (b.email !== undefined && b.email !== '') {
     if (typeof b.email !== 'string' || bytes(b.email) < 6 || bytes(b.email) > 64 || !EMAIL.test(b.email)) throw new ApiError(60105);
-    const e = b.email.toLowerCase();
-    if (s.users.some((u) => u !== self && u.email && u.email.toLowerCase() === e)) throw new ApiError(60106);
+    const owner = userIndex(s).byEmail.get(b.email.toLowerCase());
+    if (owner && owner !== self) throw new ApiError(60106);
   }
   if (b.telephone !== undefined && b.telephone !== '' && (typeof b.telephone !== 'string' || bytes(b.telephone) > 32 || !/^[\d+,-]+$/.test(b.telephone))) {
     throw new ApiError(40058);
@@ -102,6 +145,7 @@ export function createUser(req: ApiRequest, b: Record<string, any>): SimUser {
   apply(u, b);
   if (Number(b.enable) === 0) u.status = 2;
   s.users.push(u);
+  reindex(s, u);
   req.changed();
   return u;
 }
@@ -110,7 +154,9 @@ export function updateUser(req: ApiRequest, b: Record<string, any>): SimUser {
   const u = findUser(req.state, b.userid);
   if (!u) throw new ApiError(60111);
   checkFields(req, b, u);
+  const old = { mobile: u.mobile, email: u.email };
   apply(u, b);
+  reindex(req.state, u, old);
   req.changed();
   return u;
 }
@@ -147,6 +193,7 @@ export const userRoutes: Record<string, ApiRoute> = {
       if (!u) throw new ApiError(60111);
       if (u.userid.toLowerCase() === req.state.creator.toLowerCase()) throw new ApiError(301005);
       req.state.users = req.state.users.filter((x) => x !== u);
+      invalidateIndex();
       for (const tag of req.state.tags) tag.userlist = tag.userlist.filter((x) => x.toLowerCase() !== u.userid.toLowerCase());
       req.changed();
       return {};
@@ -165,6 +212,7 @@ export const userRoutes: Record<string, ApiRoute> = {
       const users = found as SimUser[];
       if (users.some((u) => u.userid.toLowerCase() === req.state.creator.toLowerCase())) throw new ApiError(301005);
       req.state.users = req.state.users.filter((u) => !users.includes(u));
+      invalidateIndex();
       req.changed();
       return {};
     },
@@ -211,8 +259,7 @@ export const userRoutes: Record<string, ApiRoute> = {
     method: 'POST',
     allow: CONTACTS_READ,
     handler(req) {
-      const m = typeof req.body.mobile === 'string' ? normMobile(req.body.mobile) : '';
-      const u = req.state.users.find((x) => x.mobile && normMobile(x.mobile) === m);
+      const u = typeof req.body.mobile === 'string' ? userIndex(req.state).byMobile.get(normMobile(req.body.mobile)) : undefined;
       if (!u) throw new ApiError(46004);
       return { userid: u.userid };
     },
@@ -221,8 +268,7 @@ export const userRoutes: Record<string, ApiRoute> = {
     method: 'POST',
     allow: CONTACTS_READ,
     handler(req) {
-      const e = String(req.body.email ?? '').toLowerCase();
-      const u = req.state.users.find((x) => x.email && x.email.toLowerCase() === e);
+      const u = userIndex(req.state).byEmail.get(String(req.body.email ?? '').toLowerCase());
       if (!u) throw new ApiError(46004);
       return { userid: u.userid };
     },
