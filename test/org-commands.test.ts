@@ -172,3 +172,30 @@ describe('help and policy step', () => {
     for (let i = 1; i < lines.length; i++) expect(lines[i].prev).toBe(lines[i - 1].hash);
   });
 });
+
+describe('secrets', () => {
+  it('never appear in anything wxops wrote: audit log, store, logs, sandbox state', async () => {
+    const { readdirSync, readFileSync, statSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { DEMO_CREDENTIALS } = await import('../src/sim/index.js');
+    await w.run('member add x9 --name 泄密测试 --dept 1');
+    await w.run('dept add "坏:名字"');
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const p = join(dir, name);
+        if (statSync(p).isDirectory()) walk(p);
+        else files.push(p);
+      }
+    };
+    walk(w.dataDir);
+    expect(files.some((f) => f.endsWith('audit.jsonl'))).toBe(true);
+    expect(files.some((f) => f.endsWith('wxops.log'))).toBe(true);
+    const secrets = [DEMO_CREDENTIALS.contacts_secret, DEMO_CREDENTIALS.app_secret, DEMO_CREDENTIALS.customer_secret, DEMO_CREDENTIALS.encoding_aes_key];
+    for (const f of files) {
+      const text = readFileSync(f, 'utf8');
+      for (const s of secrets) expect(text.includes(s), `${s.slice(0, 6)}… found in ${f}`).toBe(false);
+      expect(text).not.toMatch(/access_token=[A-Za-z0-9_-]{16,}/);
+    }
+  });
+});

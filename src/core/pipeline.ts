@@ -99,6 +99,10 @@ export class Session {
       return this.ok(commandName, result, dryRun);
     } catch (err) {
       const error = asWxopsError(err);
+      if (!(err instanceof WxopsError) || error.category === 'failed') {
+        const log = await this.opts.runtime.logger().catch(() => undefined);
+        log?.error({ command: commandName, actor: this.actorId, code: error.code, err: err instanceof Error ? err.stack : String(err) }, 'command failed');
+      }
       if (decided && command && error.category !== 'denied') {
         await this.audit({
           kind: 'result',

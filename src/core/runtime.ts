@@ -11,6 +11,7 @@ import type { ContactsApi } from '../platform/wecom/contacts.js';
 import type { WecomClient } from '../platform/wecom/client.js';
 import type { AuditLog } from '../audit/log.js';
 import type { PolicyEngine } from '../policy/engine.js';
+import type { Logger } from '../platform/redact.js';
 
 /** The installed package's root: shipped policies live there when the working directory has none. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -42,6 +43,7 @@ export class Runtime {
   private storeInstance?: Store;
   private auditInstance?: AuditLog;
   private policyInstance?: PolicyEngine;
+  private loggerPromise?: Promise<Logger>;
 
   constructor(
     env: NodeJS.ProcessEnv = process.env,
@@ -89,7 +91,7 @@ export class Runtime {
       import('../platform/wecom/contacts.js'),
       import('../platform/config.js'),
     ]);
-    const config = loadPlatformConfig(env);
+    const config = { ...loadPlatformConfig(env), logger: await this.logger() };
     const client = new WecomClient(this.options.dispatcher ? { ...config, dispatcher: this.options.dispatcher } : config);
     return { client, contacts: new ContactsApi(client) };
   }
@@ -110,6 +112,11 @@ export class Runtime {
     }
     const actual = org.directMemberIds(departments[0]!).find((u) => u.toLowerCase() === wanted) ?? userid;
     return { userid: actual, departments };
+  }
+
+  logger(): Promise<Logger> {
+    this.loggerPromise ??= import('./logger.js').then(({ createFileLogger }) => createFileLogger(this.dataDir, this.env.WXOPS_LOG_LEVEL || 'info'));
+    return this.loggerPromise;
   }
 
   async store(): Promise<Store> {
