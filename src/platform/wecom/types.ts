@@ -27,21 +27,10 @@ export interface User {
   enable?: number;
 }
 
-export interface UserWrite {
-  userid: string;
-  name?: string;
-  department?: number[];
-  is_leader_in_dept?: number[];
-  position?: string;
-  mobile?: string;
-  gender?: string;
-  email?: string;
-  alias?: string;
-  telephone?: string;
-  address?: string;
-  enable?: number;
-  to_invite?: boolean;
-}
+/** What user/create and user/update take: the writable fields of a User, plus the write-only flags. */
+export type UserWrite = { userid: string; enable?: number; to_invite?: boolean } & Partial<
+  Pick<User, 'name' | 'department' | 'is_leader_in_dept' | 'position' | 'mobile' | 'gender' | 'email' | 'alias' | 'telephone' | 'address'>
+>;
 
 export interface Tag {
   tagid: number;

@@ -47,6 +47,16 @@ function siblingHasName(state: SimState, parentid: number, name: string, except?
   return state.departments.some((d) => d.parentid === parentid && d.name === name && d.id !== except && d.id !== 1);
 }
 
+/** The whole tree, or the subtree of `?id=`; an unknown id is 60003 with the list field present and empty. */
+function selected(req: ApiRequest, listField: string): SimDepartment[] {
+  const s = req.state;
+  const id = intParam(req.query.get('id'));
+  if (id === undefined) return s.departments;
+  if (!findDepartment(s, id)) throw new ApiError(60003, { [listField]: [] });
+  const ids = new Set(subtreeIds(s, id));
+  return s.departments.filter((d) => ids.has(d.id));
+}
+
 export const departmentRoutes: Record<string, ApiRoute> = {
   'department/create': {
     method: 'POST',
@@ -120,23 +130,14 @@ export const departmentRoutes: Record<string, ApiRoute> = {
     method: 'GET',
     allow: CONTACTS_READ,
     handler(req) {
-      const s = req.state;
-      const id = intParam(req.query.get('id'));
-      if (id === undefined) return { department: s.departments.map((d) => view(s, d)) };
-      if (!findDepartment(s, id)) throw new ApiError(60003, { department: [] });
-      const ids = new Set(subtreeIds(s, id));
-      return { department: s.departments.filter((d) => ids.has(d.id)).map((d) => view(s, d)) };
+      return { department: selected(req, 'department').map((d) => view(req.state, d)) };
     },
   },
   'department/simplelist': {
     method: 'GET',
     allow: CONTACTS_READ,
     handler(req) {
-      const s = req.state;
-      const id = intParam(req.query.get('id'));
-      if (id !== undefined && !findDepartment(s, id)) throw new ApiError(60003, { department_id: [] });
-      const ids = new Set(id === undefined ? s.departments.map((d) => d.id) : subtreeIds(s, id));
-      return { department_id: s.departments.filter((d) => ids.has(d.id)).map((d) => ({ id: d.id, parentid: d.parentid, order: d.order })) };
+      return { department_id: selected(req, 'department_id').map((d) => ({ id: d.id, parentid: d.parentid, order: d.order })) };
     },
   },
   'department/get': {
