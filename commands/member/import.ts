@@ -249,10 +249,6 @@ export const memberImport = defineCommand({
       view: {
         type: 'sections',
         sections: [
-          {
-            type: 'message',
-            text: t('导入完成：新建 {c} 人，更新 {u} 人，不变 {n} 人。', 'Import done: created {c}, updated {u}, unchanged {n}.', { c: c.create, u: c.update, n: c.unchanged }),
-          },
           ...(rows.length
             ? [
                 {
@@ -268,6 +264,10 @@ export const memberImport = defineCommand({
                 },
               ]
             : []),
+          {
+            type: 'message',
+            text: t('导入完成：新建 {c} 人，更新 {u} 人，不变 {n} 人。', 'Import done: created {c}, updated {u}, unchanged {n}.', { c: c.create, u: c.update, n: c.unchanged }),
+          },
         ],
       },
     };

@@ -8,6 +8,8 @@ import type { TreeNode, View } from '../core/result.js';
  * Renders an outcome for a terminal: coloured tables and trees in the REPL, the same layout without
  * colour when output is piped. (Chat channels have their own renderers; `--json` prints data only.)
  */
+const PLAN_STEPS_SHOWN = 20;
+
 export interface TextRenderOptions {
   lang: Lang;
   color: boolean;
@@ -73,7 +75,11 @@ export function renderView(view: View, opts: TextRenderOptions): string {
         : c.bold(opts.lang === 'zh' ? '计划' : 'Plan');
       const lines = [head, L(view.plan.summary)];
       for (const note of view.plan.notes ?? []) lines.push(c.dim(L(note)));
-      view.plan.steps.forEach((s, i) => lines.push(`  ${i + 1}. ${L(s.describe)} ${c.dim(`(${s.method} ${s.api})`)}`));
+      // A bulk plan can have thousands of steps: show the first ones; --json carries them all.
+      const shown = view.plan.steps.length > PLAN_STEPS_SHOWN + 5 ? PLAN_STEPS_SHOWN : view.plan.steps.length;
+      view.plan.steps.slice(0, shown).forEach((s, i) => lines.push(`  ${i + 1}. ${L(s.describe)} ${c.dim(`(${s.method} ${s.api})`)}`));
+      const rest = view.plan.steps.length - shown;
+      if (rest > 0) lines.push(c.dim(opts.lang === 'zh' ? `  …另有 ${rest} 步（用 --json 查看全部）` : `  … and ${rest} more steps (--json shows them all)`));
       if (view.plan.steps.length === 0) lines.push(c.dim(opts.lang === 'zh' ? '  无需任何调用。' : '  No calls are needed.'));
       return lines.join('\n');
     }
