@@ -71,6 +71,7 @@ export const deptAdd = defineCommand({
     parent: option(deptRef.optional(), t('上级部门（默认为公司根部门）', 'parent department (default: the company root)'), { placeholder: 'dept', complete: 'dept' }),
   },
   action: 'dept.add',
+  attributes: ['departments', 'parent'],
   mutates: true,
   async resolve(ctx, a) {
     const org = await ctx.org();
@@ -115,6 +116,7 @@ export const deptRename = defineCommand({
     name: arg(departmentName, t('新名称', 'new name'), { placeholder: 'new-name' }),
   },
   action: 'dept.rename',
+  attributes: ['departments', 'id'],
   mutates: true,
   async resolve(ctx, a) {
     const d = (await ctx.org()).resolve(a.dept);
@@ -154,6 +156,7 @@ export const deptMove = defineCommand({
     to: option(deptRef, t('新的上级部门', 'new parent department'), { required: true, placeholder: 'dept', complete: 'dept' }),
   },
   action: 'dept.move',
+  attributes: ['departments', 'id', 'to'],
   mutates: true,
   async resolve(ctx, a) {
     const org = await ctx.org();
@@ -201,6 +204,7 @@ export const deptRemove = defineCommand({
     dept: arg(deptRef, deptRefDesc, { placeholder: 'dept', complete: 'dept' }),
   },
   action: 'dept.remove',
+  attributes: ['departments', 'id'],
   mutates: true,
   async resolve(ctx, a) {
     const d = (await ctx.org()).resolve(a.dept);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { arg, defineCommand, type AnyCommand, type ParamSpec } from '../src/core/command.js';
+import { arg, defineCommand, flag, type AnyCommand, type ParamSpec } from '../src/core/command.js';
 import { InputError } from '../src/core/errors.js';
 import { t, type Lang } from '../src/core/i18n.js';
 import { flagName, usageLine } from '../src/core/registry.js';
@@ -10,8 +10,13 @@ const GROUP_TITLES: Record<string, { zh: string; en: string }> = {
   dept: { zh: '部门', en: 'Departments' },
   member: { zh: '成员', en: 'Members' },
   tag: { zh: '通讯录标签', en: 'Contact tags' },
+  approval: { zh: '审批', en: 'Approvals' },
+  audit: { zh: '审计', en: 'Audit' },
+  policy: { zh: '权限策略', en: 'Policy' },
   help: { zh: '帮助', en: 'Help' },
 };
+
+type Access = 'yes' | 'maybe' | 'no';
 
 export const help = defineCommand({
   name: 'help',
@@ -20,16 +25,21 @@ export const help = defineCommand({
   examples: ['help', 'help member add', '帮助 成员 添加'],
   params: {
     command: arg(z.array(z.string()).optional(), t('命令（可选）', 'command (optional)'), { many: true, required: false, placeholder: 'command', complete: 'command' }),
+    all: flag(z.boolean(), t('也列出你无权执行的命令（带标记）', 'also list the commands you may not run (marked)')),
   },
   action: 'help',
   mutates: false,
   async run(ctx, a) {
     const words = a.command ?? [];
-    if (words.length === 0) return overview(ctx.registry.commands, ctx.lang);
+    // What the asking member may run decides what help shows (ARCHITECTURE §5: least privilege).
+    const dir = await ctx.directory();
+    const me = dir.actor(ctx.actor.userid);
+    const access = (c: AnyCommand): Access => dir.policy.mayRun(me, c.action);
+    if (words.length === 0) return overview(ctx.registry.commands, ctx.lang, access, a.all);
     const routed = ctx.registry.route(words);
-    if (routed && routed.rest.length === 0) return detail(routed.command, ctx.lang);
+    if (routed && routed.rest.length === 0) return detail(routed.command, ctx.lang, access(routed.command));
     const group = ctx.registry.group(words[0]!);
-    if (group.length && words.length === 1) return overview(group, ctx.lang);
+    if (group.length && words.length === 1) return overview(group, ctx.lang, access, a.all);
     const suggestions = ctx.registry.suggest(words);
     throw new InputError(
       'UNKNOWN_COMMAND',
@@ -42,7 +52,10 @@ export const help = defineCommand({
   },
 });
 
-function overview(commands: AnyCommand[], lang: Lang): { data: unknown; view: View } {
+function overview(all: AnyCommand[], lang: Lang, access: (c: AnyCommand) => Access, showAll: boolean): { data: unknown; view: View } {
+  const commands = showAll ? all : all.filter((c) => access(c) !== 'no');
+  const hidden = all.length - commands.length;
+  const mark = (c: AnyCommand) => (access(c) === 'no' ? (lang === 'zh' ? '（无权限）' : ' (not allowed)') : access(c) === 'maybe' ? (lang === 'zh' ? '（限管辖范围）' : ' (within your scope)') : '');
   const groups = new Map<string, AnyCommand[]>();
   for (const c of commands) {
     const g = c.name.split(' ')[0]!;
@@ -58,21 +71,23 @@ function overview(commands: AnyCommand[], lang: Lang): { data: unknown; view: Vi
         { key: 'alias', title: t('中文', 'Chinese') },
         { key: 'summary', title: t('说明', 'what it does') },
       ],
-      rows: list.map((c) => ({ usage: c.name, alias: c.alias, summary: c.summary[lang] })),
+      rows: list.map((c) => ({ usage: c.name, alias: c.alias, summary: c.summary[lang] + mark(c) })),
     });
   }
   sections.push({
     type: 'message',
     tone: 'info',
-    text: t('输入 help <命令> 查看用法，如 help member add。修改类命令都可以加 --dry-run 只看计划。', 'Type help <command> for its usage, e.g. help member add. Every command that changes something accepts --dry-run to show the plan only.'),
+    text: hidden
+      ? t('输入 help <命令> 查看用法。修改类命令都可以加 --dry-run 只看计划。另有 {n} 个命令你无权执行，help --all 可查看。', 'Type help <command> for its usage. Commands that change something accept --dry-run. {n} more commands are not allowed for you: help --all lists them.', { n: hidden })
+      : t('输入 help <命令> 查看用法，如 help member add。修改类命令都可以加 --dry-run 只看计划。', 'Type help <command> for its usage, e.g. help member add. Every command that changes something accepts --dry-run to show the plan only.'),
   });
   return {
-    data: { commands: commands.map((c) => ({ name: c.name, alias: c.alias, summary: c.summary[lang], action: c.action, mutates: c.mutates })) },
+    data: { commands: commands.map((c) => ({ name: c.name, alias: c.alias, summary: c.summary[lang], action: c.action, mutates: c.mutates, allowed: access(c) !== 'no' })), hidden },
     view: { type: 'sections', sections },
   };
 }
 
-function detail(c: AnyCommand, lang: Lang): { data: unknown; view: View } {
+function detail(c: AnyCommand, lang: Lang, access: Access): { data: unknown; view: View } {
   const usage = usageLine(c, lang);
   const params = (Object.entries(c.params) as [string, ParamSpec][]).map(([key, p]) => ({
     param: p.kind === 'arg' ? `<${p.placeholder ?? key}>` : `--${flagName(key)}${p.kind === 'option' ? ` <${p.placeholder ?? key}>` : ''}${p.short ? `, -${p.short}` : ''}`,
@@ -87,7 +102,7 @@ function detail(c: AnyCommand, lang: Lang): { data: unknown; view: View } {
       fields: [
         { label: t('说明', 'what'), value: (c.details ?? c.summary)[lang] },
         { label: t('用法', 'usage'), value: usage },
-        { label: t('权限动作', 'policy action'), value: c.action },
+        { label: t('权限动作', 'policy action'), value: c.action + (access === 'no' ? (lang === 'zh' ? '（你无权执行）' : ' (you may not run it)') : access === 'maybe' ? (lang === 'zh' ? '（限你管辖的范围）' : ' (within your scope)') : '') },
         ...(c.examples?.length ? [{ label: t('示例', 'examples'), value: c.examples.join('\n') }] : []),
       ],
     },
@@ -103,5 +118,5 @@ function detail(c: AnyCommand, lang: Lang): { data: unknown; view: View } {
       rows: params,
     });
   }
-  return { data: { name: c.name, alias: c.alias, usage, action: c.action, mutates: c.mutates, summary: c.summary[lang], params }, view: { type: 'sections', sections } };
+  return { data: { name: c.name, alias: c.alias, usage, action: c.action, mutates: c.mutates, allowed: access !== 'no', summary: c.summary[lang], params }, view: { type: 'sections', sections } };
 }

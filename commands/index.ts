@@ -4,9 +4,12 @@ import { deptCommands } from './dept.js';
 import { help } from './help.js';
 import { memberCommands } from './member/index.js';
 import { tagCommands } from './tag.js';
+import { approvalCommands } from './approval.js';
+import { auditCommands } from './audit.js';
+import { policyCommands } from './policy.js';
 
 /** Every command wxops knows; one module per group (ARCHITECTURE §4). */
-export const allCommands: AnyCommand[] = [...deptCommands, ...memberCommands, ...tagCommands, help];
+export const allCommands: AnyCommand[] = [...deptCommands, ...memberCommands, ...tagCommands, ...approvalCommands, ...auditCommands, ...policyCommands, help];
 
 export function createRegistry(): Registry {
   return new Registry(allCommands);

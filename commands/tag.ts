@@ -93,6 +93,7 @@ export const tagRename = defineCommand({
   summary: t('重命名通讯录标签', 'Rename a contact tag'),
   params: { tag: tagRef, name: arg(tagName, t('新名称', 'new name'), { placeholder: 'new-name' }) },
   action: 'tag.rename',
+  attributes: ['tagid', 'tagname'],
   mutates: true,
   async resolve(ctx, a) {
     const tag = await resolveTag(ctx, a.tag);
@@ -118,6 +119,7 @@ export const tagRemove = defineCommand({
   summary: t('删除通讯录标签', 'Remove a contact tag'),
   params: { tag: tagRef },
   action: 'tag.remove',
+  attributes: ['tagid', 'tagname'],
   mutates: true,
   async resolve(ctx, a) {
     return { ...(await resolveTag(ctx, a.tag)) };
@@ -140,6 +142,7 @@ export const tagMembers = defineCommand({
   summary: t('列出标签下的成员和部门', 'List the members and departments of a tag'),
   params: { tag: tagRef },
   action: 'tag.members',
+  attributes: ['tagid', 'tagname'],
   mutates: false,
   async resolve(ctx, a) {
     return { ...(await resolveTag(ctx, a.tag)) };
@@ -178,6 +181,7 @@ function membershipCommand(assign: boolean) {
       dept: option(z.array(z.string().min(1)).optional(), t('部门（可重复）', 'department (may be repeated)'), { many: true, placeholder: 'dept', complete: 'dept' }),
     },
     action: assign ? 'tag.assign' : 'tag.unassign',
+    attributes: ['tagid', 'tagname', 'userlist', 'partylist', 'departments'],
     mutates: true,
     async resolve(ctx, a) {
       if (!a.member?.length && !a.dept?.length) {

@@ -9,6 +9,16 @@ afterAll(async () => {
   await w.close();
 });
 
+/** Removals need approval (policies/approvals.yaml): request, then the two approvers in turn. */
+async function approved(line: string, approvers: string[], requester = 'zhangwei') {
+  const o = await w.run(line, requester);
+  expect(o.exitCode, `${line}: ${o.error?.text.zh}`).toBe(4);
+  const id = (o.error!.details as any).request_id as string;
+  let last;
+  for (const who of approvers) last = okData(await w.run(`approval approve ${id}`, who));
+  return last;
+}
+
 const err = async (line: string, actor?: string) => {
   const o = await w.run(line, actor);
   expect(o.ok, `${line} should fail`).toBe(false);
@@ -34,7 +44,7 @@ describe('departments', () => {
     expect(okData(await w.run('dept move 华北大区 --to 市场部')).parentid).toBe(5);
     const list = okData(await w.run('dept list')).department as any[];
     expect(list.find((d) => d.id === added.id).path).toBe('市场部/华北大区');
-    okData(await w.run(`dept remove ${added.id}`));
+    expect((await approved(`dept remove ${added.id}`, ['chenjing', 'sunli'])).complete).toBe(true);
     expect((okData(await w.run('dept list')).department as any[]).some((d) => d.id === added.id)).toBe(false);
   });
 
@@ -58,7 +68,7 @@ describe('departments', () => {
     expect(e.code).toBe('AMBIGUOUS_DEPARTMENT');
     expect(e.zh).toContain('销售部/华东区（id 3）');
     expect(e.zh).toContain(`市场部/华东区（id ${extra.id}）`);
-    okData(await w.run('dept remove 市场部/华东区'));
+    await approved('dept remove 市场部/华东区', ['chenjing', 'sunli']);
   });
 
   it('shows a plan and changes nothing with --dry-run', async () => {
@@ -89,11 +99,12 @@ describe('members', () => {
     expect(okData(await w.run('member get zhaoliu'))).toMatchObject({ position: '销售经理', email: 'zhaoliu@example.com' });
     okData(await w.run('member move zhaoliu --dept 华南区 --dept 市场部'));
     expect(okData(await w.run('member get zhaoliu')).department.sort()).toEqual([4, 5]);
+    okData(await w.run('member move zhaoliu --dept 华南区'));
     okData(await w.run('member disable zhaoliu'));
     expect(okData(await w.run('member get zhaoliu')).status).toBe(2);
     okData(await w.run('member enable zhaoliu'));
     expect(okData(await w.run('member get zhaoliu')).status).not.toBe(2);
-    okData(await w.run('member remove zhaoliu'));
+    await approved('member remove zhaoliu', ['lina', 'sunli']);
     expect(await err('member get zhaoliu')).toMatchObject({ code: 'UNKNOWN_MEMBER', exit: 2 });
   });
 

@@ -149,6 +149,7 @@ export const memberImport = defineCommand({
   examples: ['member import 新员工.xlsx --dry-run', 'member import 新员工.xlsx'],
   params,
   action: 'member.import',
+  attributes: ['file', 'departments', 'rows'],
   mutates: true,
   async resolve(ctx, a: ImportArgs) {
     const analysis = await analyse(ctx, a.file);

@@ -54,6 +54,7 @@ export const memberList = defineCommand({
     recursive: flag(z.boolean(), t('包括下级部门的成员', 'include members of sub-departments'), { short: 'r' }),
   },
   action: 'member.list',
+  attributes: ['departments', 'id'],
   mutates: false,
   async resolve(ctx, a) {
     const org = await ctx.org();
@@ -100,6 +101,7 @@ export const memberGet = defineCommand({
   summary: t('查看成员详情', 'Show a member'),
   params: { userid: useridArg },
   action: 'member.get',
+  attributes: ['userid', 'departments'],
   mutates: false,
   async resolve(ctx, a) {
     return resolveMember(await ctx.org(), a.userid);
@@ -138,6 +140,7 @@ export const memberAdd = defineCommand({
     leader: flag(z.boolean(), t('设为所在部门的负责人', 'make them leader of these departments')),
   },
   action: 'member.add',
+  attributes: ['userid', 'departments'],
   mutates: true,
   async resolve(ctx, a) {
     const org = await ctx.org();
@@ -188,6 +191,7 @@ export const memberUpdate = defineCommand({
     ...profileParams,
   },
   action: 'member.update',
+  attributes: ['userid', 'departments'],
   mutates: true,
   async resolve(ctx, a) {
     return resolveMember(await ctx.org(), a.userid);
@@ -225,6 +229,7 @@ export const memberMove = defineCommand({
   examples: ['member move wangfang --dept 华南区'],
   params: { userid: useridArg, dept: deptsRequired },
   action: 'member.move',
+  attributes: ['userid', 'departments', 'from', 'to'],
   mutates: true,
   async resolve(ctx, a) {
     const org = await ctx.org();
@@ -260,6 +265,7 @@ function enableCommand(enable: boolean) {
     summary: enable ? t('启用成员帐号', "Enable a member's account") : t('禁用成员帐号（保留资料）', "Disable a member's account (keeps the profile)"),
     params: { userid: useridArg },
     action: enable ? 'member.enable' : 'member.disable',
+    attributes: ['userid', 'departments'],
     mutates: true,
     async resolve(ctx, a) {
       return resolveMember(await ctx.org(), a.userid);
@@ -294,6 +300,7 @@ export const memberRemove = defineCommand({
   summary: t('删除成员', 'Remove a member'),
   params: { userid: useridArg },
   action: 'member.remove',
+  attributes: ['userid', 'departments'],
   mutates: true,
   async resolve(ctx, a) {
     return resolveMember(await ctx.org(), a.userid);

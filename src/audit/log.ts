@@ -1,6 +1,7 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { canonicalJson } from '../core/plan.js';
 
 /**
  * Append-only JSON Lines where each entry carries the SHA-256 of the previous one (ARCHITECTURE §6).
@@ -100,14 +101,116 @@ export function hashEntry(body: Omit<StoredAuditEntry, 'hash'>): string {
 }
 
 /** Key-sorted JSON so that the hash does not depend on property order. */
-export function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
+export const canonical = canonicalJson;
+
+/** Reads the log line by line in 1 MiB chunks: a million entries never sit in memory at once. */
+export function* readLines(file: string): Generator<{ line: number; text: string }> {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return;
   }
-  return JSON.stringify(v);
+  const buf = Buffer.alloc(1 << 20);
+  let rest = '';
+  let line = 0;
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      const chunk = rest + buf.toString('utf8', 0, n);
+      const parts = chunk.split('\n');
+      rest = parts.pop()!;
+      for (const text of parts) yield { line: ++line, text };
+    }
+    if (rest) yield { line: ++line, text: rest };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface VerifyProblem {
+  kind: 'edited' | 'deleted' | 'inserted' | 'reordered' | 'truncated' | 'unreadable';
+  line: number;
+  seq?: number;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  entries: number;
+  problem?: VerifyProblem;
+}
+
+/**
+ * Walks the chain: each entry's hash must match its content and its `prev` the previous entry's hash,
+ * with sequence numbers counting up by one; the chain head kept beside the log catches a cut-off tail.
+ * Reports the first entry that breaks it and how.
+ */
+export function verifyLog(log: AuditLog): VerifyReport {
+  let prev = GENESIS;
+  let expected = 1;
+  let entries = 0;
+  for (const { line, text } of readLines(log.file)) {
+    if (!text.trim()) continue;
+    let e: StoredAuditEntry;
+    try {
+      e = JSON.parse(text) as StoredAuditEntry;
+    } catch {
+      return { ok: false, entries, problem: { kind: 'unreadable', line, seq: expected } };
+    }
+    const { hash, ...body } = e;
+    if (hashEntry(body) !== hash) return { ok: false, entries, problem: { kind: 'edited', line, seq: e.seq } };
+    if (e.prev !== prev || e.seq !== expected) return { ok: false, entries, problem: { kind: breakKind(log, e.seq, expected), line, seq: e.seq } };
+    prev = hash;
+    expected++;
+    entries++;
+  }
+  const head = log.head();
+  if (head.seq > entries) return { ok: false, entries, problem: { kind: 'truncated', line: entries + 1, seq: entries + 1 } };
+  if (head.seq === entries && head.hash !== prev) return { ok: false, entries, problem: { kind: 'edited', line: entries, seq: entries } };
+  return { ok: true, entries };
+}
+
+/**
+ * How the chain broke where an entry does not follow the previous one: a later sequence number means
+ * entries are missing — unless the missing one turns up further on (reordered); a repeat of the last
+ * number means one was inserted; a smaller number means the order was changed.
+ */
+function breakKind(log: AuditLog, seq: number, expected: number): VerifyProblem['kind'] {
+  if (seq === expected || seq === expected - 1) return 'inserted';
+  if (seq < expected) return 'reordered';
+  for (const { text } of readLines(log.file)) {
+    if (text.includes(`"seq":${expected},`)) return 'reordered';
+  }
+  return 'deleted';
+}
+
+export interface AuditQuery {
+  actor?: string;
+  action?: string;
+  since?: Date;
+  result?: string;
+  limit?: number;
+}
+
+/** The newest entries that match, oldest first. */
+export function queryLog(log: AuditLog, q: AuditQuery): StoredAuditEntry[] {
+  const limit = q.limit ?? 50;
+  const out: StoredAuditEntry[] = [];
+  for (const { text } of readLines(log.file)) {
+    if (!text.trim()) continue;
+    let e: StoredAuditEntry;
+    try {
+      e = JSON.parse(text) as StoredAuditEntry;
+    } catch {
+      continue;
+    }
+    if (q.actor && e.actor.toLowerCase() !== q.actor.toLowerCase()) continue;
+    if (q.action && !(q.action.endsWith('*') ? (e.action ?? '').startsWith(q.action.slice(0, -1)) : e.action === q.action)) continue;
+    if (q.result && e.outcome !== q.result) continue;
+    if (q.since && new Date(e.ts) < q.since) continue;
+    out.push(e);
+    if (out.length > limit) out.shift();
+  }
+  return out;
 }

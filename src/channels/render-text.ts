@@ -3,6 +3,7 @@ import pc from 'picocolors';
 import { localize, type Lang } from '../core/i18n.js';
 import type { Outcome } from '../core/pipeline.js';
 import type { TreeNode, View } from '../core/result.js';
+import type { Plan } from '../core/plan.js';
 
 /**
  * Renders an outcome for a terminal: coloured tables and trees in the REPL, the same layout without
@@ -19,6 +20,11 @@ export function renderOutcome(outcome: Outcome, opts: TextRenderOptions): string
   const c = pc.createColors(opts.color);
   if (!outcome.ok) {
     const err = outcome.error!;
+    if (err.category === 'approval') {
+      const details = err.details as { plan?: Plan } | undefined;
+      const plan = details?.plan ? `\n${renderView({ type: 'plan', plan: details.plan, dryRun: false }, opts)}` : '';
+      return `${c.yellow(`⏳ ${localize(err.text, opts.lang)}`)}${plan}`;
+    }
     const label = err.category === 'denied' ? '⛔' : '✗';
     return c.red(`${label} ${localize(err.text, opts.lang)}`);
   }

@@ -44,6 +44,8 @@ export interface CommandSpec<P extends Params = Params> {
   params: P;
   /** Policy action, e.g. `member.add`. */
   action: string;
+  /** The `resource.*` attributes `resolve` provides, which policy conditions may read (checked by `policy lint`). */
+  attributes?: string[];
   mutates: boolean;
   /** Needs the platform (sandbox simulator or live API) to run. */
   usesPlatform?: boolean;

@@ -5,6 +5,8 @@ import type { OrgTree } from './org.js';
 import type { Registry } from './registry.js';
 import type { Store } from '../store/store.js';
 import type { Text } from './i18n.js';
+import type { Directory } from '../approval/service.js';
+import type { Session } from './pipeline.js';
 
 export type Channel = 'repl' | 'cli' | 'wecom' | 'wechaty' | 'slack';
 
@@ -36,6 +38,10 @@ export interface CommandContext {
   /** The department tree with memberships, fetched once per command. */
   org(): Promise<OrgTree>;
   store(): Promise<Store>;
+  /** The policy's view of members (departments, managed subtrees), for policy and approval commands. */
+  directory(): Promise<Directory>;
+  /** The session running this command (approval commands re-run approved requests through it). */
+  session: Session;
   now(): Date;
   /** Long work reports here; the REPL draws a progress bar, chat channels post messages. */
   progress(update: ProgressUpdate): void;

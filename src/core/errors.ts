@@ -85,3 +85,11 @@ export class RuntimeFailure extends WxopsError {
 export function exitCodeFor(err: unknown): number {
   return err instanceof WxopsError ? EXIT_CODES[err.category] : EXIT_CODES.failed;
 }
+
+/** The command is waiting for approval: not a failure, but not done either. Exit code 4. */
+export class ApprovalPending extends WxopsError {
+  constructor(text: Text, details: { request_id: string; approvers: string[][]; plan: unknown; expires_at: string }) {
+    super('APPROVAL_PENDING', 'approval', text, details);
+    this.name = 'ApprovalPending';
+  }
+}

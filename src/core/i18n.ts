@@ -29,3 +29,19 @@ export function currentLang(env: NodeJS.ProcessEnv = process.env): Lang {
 export function localize(text: Text | string, lang: Lang = currentLang()): string {
   return typeof text === 'string' ? text : text[lang];
 }
+
+/** Times as people here read them: local (WXOPS_TZ, default Asia/Shanghai), minutes, no "T" or "Z". */
+export function formatTime(iso: string | Date, env: NodeJS.ProcessEnv = process.env): string {
+  const d = typeof iso === 'string' ? new Date(iso) : iso;
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone: env.WXOPS_TZ || 'Asia/Shanghai',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(d);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}`;
+}

@@ -1,13 +1,17 @@
 import type { AnyCommand } from './command.js';
 import type { Actor, Channel, CommandContext, ProgressUpdate } from './context.js';
-import { DeniedError, EXIT_CODES, RuntimeFailure, WxopsError, exitCodeFor } from './errors.js';
-import { t, type Lang } from './i18n.js';
+import { ApprovalPending, DeniedError, EXIT_CODES, RuntimeFailure, WxopsError, exitCodeFor } from './errors.js';
+import { formatTime, t, type Lang } from './i18n.js';
 import { OrgTree } from './org.js';
 import type { Registry } from './registry.js';
 import type { CommandResult } from './result.js';
 import type { Runtime } from './runtime.js';
 import { tokenize } from './tokenizer.js';
 import type { AuditEntry } from '../audit/log.js';
+import { describeStep, type ApprovalRequest, type Directory } from '../approval/service.js';
+import type { Decision, PolicyActor } from '../policy/engine.js';
+import { buildDirectory, whoCan } from '../policy/directory.js';
+import { planHash, type Plan } from './plan.js';
 
 /**
  * The one path every command takes (ARCHITECTURE §3):
@@ -50,7 +54,7 @@ export class Session {
     return this.opts.runtime;
   }
 
-  async execute(text: string, signal?: AbortSignal): Promise<Outcome> {
+  async execute(text: string, signal?: AbortSignal, approved?: ApprovalRequest): Promise<Outcome> {
     let commandName = text.trim();
     let command: AnyCommand | undefined;
     let dryRun = false;
@@ -62,40 +66,42 @@ export class Session {
       commandName = command.name;
       dryRun = parsed.dryRun;
       const ctx = this.context(dryRun, signal);
-      if (parsed.help) {
-        const help = this.opts.registry.route(['help']);
-        const result = await help!.command.run(ctx, { command: [command.name] }, undefined, {});
-        return this.ok(commandName, result, false);
-      }
-      // Help is open to everyone and must not need the platform (cold start, offline use).
-      if (command.action === 'help') return this.ok(commandName, await command.run(ctx, parsed.args, undefined, {}), false);
-
       const actor = await this.actor(ctx);
       ctx.actor = actor;
+      if (parsed.help) {
+        const help = this.opts.registry.route(['help']);
+        const result = await help!.command.run(ctx, { command: [command.name], all: false }, undefined, {});
+        return this.ok(commandName, result, false);
+      }
       const resource = command.resolve ? await command.resolve(ctx, parsed.args) : {};
-      const org = await ctx.org();
-      const policy = await this.opts.runtime.policy();
-      const decision = policy.decide({
-        actor: { userid: actor.userid, departments: actor.departments, managed_departments: org.managedBy(actor.userid) },
+      const dir = await ctx.directory();
+      const decision = dir.policy.decide({
+        actor: dir.actor(actor.userid),
         action: command.action,
         resource,
         context: { channel: this.opts.channel, room: this.opts.room },
       });
       decided = true;
       await this.audit({ kind: 'decision', command: text, action: command.action, resource, rule: decision.rule, outcome: decision.effect });
-      if (decision.effect === 'deny') {
-        throw new DeniedError(
-          { zh: `无权执行 ${command.name}：${decision.reason.zh}`, en: `Not allowed to run ${command.name}: ${decision.reason.en}` },
-          decision.rule ? { rule: decision.rule } : undefined,
-        );
-      }
+      if (decision.effect === 'deny') throw denial(command, decision, whoCan(dir, command.action, resource, this.opts.channel));
       const plan = command.plan ? await command.plan(ctx, parsed.args, resource) : undefined;
       if (dryRun && plan) {
         await this.audit({ kind: 'result', command: text, action: command.action, outcome: 'dry-run' });
         return this.ok(commandName, { data: { plan }, view: { type: 'plan', plan, dryRun: true } }, true);
       }
+      if (decision.effect === 'needs-approval' && !approved) {
+        throw await this.requestApproval(text, command, resource, plan, decision, dir);
+      }
+      if (approved && plan && planHash(plan) !== approved.planHash) {
+        throw new DeniedError(
+          t('请求 {id} 批准后，{cmd} 涉及的数据已经变化（计划与审批时不同），未执行；请重新发起。', 'Since request {id} was made, what {cmd} acts on has changed (the plan differs from the one approved); nothing was done. Run it again.', {
+            id: approved.id,
+            cmd: command.name,
+          }),
+        );
+      }
       const result = await command.run(ctx, parsed.args, plan, resource);
-      await this.audit({ kind: 'result', command: text, action: command.action, outcome: 'done' });
+      await this.audit({ kind: 'result', command: text, action: command.action, outcome: 'done', detail: approved ? { approval: approved.id } : undefined });
       return this.ok(commandName, result, dryRun);
     } catch (err) {
       const error = asWxopsError(err);
@@ -103,7 +109,7 @@ export class Session {
         const log = await this.opts.runtime.logger().catch(() => undefined);
         log?.error({ command: commandName, actor: this.actorId, code: error.code, err: err instanceof Error ? err.stack : String(err) }, 'command failed');
       }
-      if (decided && command && error.category !== 'denied') {
+      if (decided && command && error.category !== 'denied' && error.category !== 'approval') {
         await this.audit({
           kind: 'result',
           command: text,
@@ -114,6 +120,56 @@ export class Session {
       }
       return { ok: false, command: commandName, actor: this.actorId, exitCode: exitCodeFor(error), dryRun, error };
     }
+  }
+
+  private async requestApproval(text: string, command: AnyCommand, resource: Record<string, unknown>, plan: Plan | undefined, decision: Decision, dir: Directory): Promise<WxopsError> {
+    if (!plan) {
+      return new DeniedError(t('审批流程 {a} 只能用于修改类命令。', 'The approval chain {a} applies only to commands that change something.', { a: decision.approval!.id }));
+    }
+    const approvals = await this.opts.runtime.approvals();
+    const request = await approvals.create({
+      chain: decision.approval!,
+      requester: this.actorId,
+      channel: this.opts.channel,
+      room: this.opts.room,
+      command: text,
+      commandName: command.name,
+      action: command.action,
+      resource,
+      plan,
+      planHash: planHash(plan),
+      dir,
+    });
+    await this.audit({ kind: 'approval', command: text, action: command.action, resource, rule: decision.rule, outcome: 'requested', detail: { request: request.id, chain: request.chain } });
+    const steps = request.steps.map((s, i) => `${i + 1}. ${describeStep(s)}: ${s.eligible.join(', ') || '—'}`);
+    return new ApprovalPending(
+      {
+        zh: `${command.name} 需要审批，已创建请求 ${request.id}（${formatTime(request.expiresAt)} 前有效）。审批步骤：${steps.join('；')}。计划：${plan.summary.zh}`,
+        en: `${command.name} needs approval: request ${request.id} was created (valid until ${formatTime(request.expiresAt)}). Steps: ${steps.join('; ')}. Plan: ${plan.summary.en}`,
+      },
+      { request_id: request.id, approvers: request.steps.map((s) => s.eligible), plan, expires_at: request.expiresAt },
+    );
+  }
+
+  /**
+   * Parse, resolve and decide — nothing planned, run or audited. `policy explain` and `policy test`
+   * use this so that they judge a command exactly as running it would.
+   */
+  async decideOnly(text: string): Promise<{ command: AnyCommand; resource: Record<string, unknown>; decision: Decision; actor: PolicyActor }> {
+    const parsed = this.opts.registry.parse(tokenize(text, { mentions: this.opts.mentions, stripLeadingMentions: this.opts.stripLeadingMentions }), this.lang);
+    const ctx = this.context(false);
+    ctx.actor = await this.actor(ctx);
+    const resource = parsed.command.resolve ? await parsed.command.resolve(ctx, parsed.args) : {};
+    const dir = await ctx.directory();
+    const actor = dir.actor(ctx.actor.userid);
+    const decision = dir.policy.explain({ actor, action: parsed.command.action, resource, context: { channel: this.opts.channel, room: this.opts.room } });
+    return { command: parsed.command, resource, decision, actor };
+  }
+
+  /** Runs an approved request as its requester, through the whole pipeline again (re-decided now). */
+  async runApproved(request: ApprovalRequest): Promise<Outcome> {
+    const session = new Session({ ...this.opts, actor: request.requester, channel: request.channel as Channel, room: request.room });
+    return session.execute(request.command, undefined, request);
   }
 
   private ok(command: string, result: CommandResult, dryRun: boolean): Outcome {
@@ -138,6 +194,7 @@ export class Session {
   private context(dryRun: boolean, signal?: AbortSignal): CommandContext {
     const runtime = this.opts.runtime;
     let org: Promise<OrgTree> | undefined;
+    let dir: Promise<Directory> | undefined;
     const ctx: CommandContext = {
       actor: { userid: this.actorId, departments: [] },
       channel: this.opts.channel,
@@ -155,6 +212,11 @@ export class Session {
         });
         return org;
       },
+      directory: () => {
+        dir ??= Promise.all([ctx.org(), runtime.policy(this.opts.registry.actions())]).then(([o, p]) => buildDirectory(o, p));
+        return dir;
+      },
+      session: this,
       store: () => runtime.store(),
       now: () => new Date(),
       progress: (u) => this.opts.onProgress?.(u),
@@ -174,4 +236,16 @@ function asWxopsError(err: unknown): WxopsError {
   if (err instanceof WxopsError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new RuntimeFailure('INTERNAL', t('内部错误：{m}。请查看日志或报告此问题。', 'Internal error: {m}. Check the log or report this.', { m: message }));
+}
+
+function denial(command: AnyCommand, decision: Decision, instead: string[]): DeniedError {
+  const shown = instead.slice(0, 6);
+  const more = instead.length > shown.length ? `…（+${instead.length - shown.length}）` : '';
+  return new DeniedError(
+    {
+      zh: `无权执行 ${command.name}：${decision.reason.zh}${shown.length ? `可以执行的人：${shown.join('、')}${more}。` : ''}`,
+      en: `Not allowed to run ${command.name}: ${decision.reason.en}${shown.length ? ` Who can: ${shown.join(', ')}${more ? ` and ${instead.length - shown.length} more` : ''}.` : ''}`,
+    },
+    { ...(decision.rule ? { rule: decision.rule } : {}), who_can: instead },
+  );
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Text } from './i18n.js';
 import type { SecretKind } from '../platform/wecom/client.js';
 
@@ -24,4 +25,25 @@ export interface Plan {
   steps: PlanStep[];
   /** Extra lines shown above the steps (diffs, warnings, counts). */
   notes?: Text[];
+}
+
+/**
+ * What approvers approve: the summary, notes and calls. If any of them would come out differently when
+ * the command finally runs (the member moved, the department was renamed), the hash differs and the
+ * approved request is refused instead of doing something nobody saw.
+ */
+export function planHash(plan: Plan): string {
+  return createHash('sha256').update(canonicalJson({ summary: plan.summary, notes: plan.notes ?? [], steps: plan.steps })).digest('hex');
+}
+
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
 }

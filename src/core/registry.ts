@@ -36,6 +36,11 @@ export class Registry {
     this.commands.push(command);
   }
 
+  /** Every policy action the commands declare. */
+  actions(): string[] {
+    return [...new Set(this.commands.map((c) => c.action))];
+  }
+
   /** Longest prefix of `tokens` that names a command (at most three words). */
   route(tokens: string[]): { command: AnyCommand; rest: string[] } | undefined {
     for (let n = Math.min(3, tokens.length); n >= 1; n--) {

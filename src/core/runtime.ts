@@ -11,6 +11,7 @@ import type { ContactsApi } from '../platform/wecom/contacts.js';
 import type { WecomClient } from '../platform/wecom/client.js';
 import type { AuditLog } from '../audit/log.js';
 import type { PolicyEngine } from '../policy/engine.js';
+import type { ApprovalService, Notifier } from '../approval/service.js';
 import type { Logger } from '../platform/redact.js';
 
 /** The installed package's root: shipped policies live there when the working directory has none. */
@@ -43,6 +44,9 @@ export class Runtime {
   private storeInstance?: Store;
   private auditInstance?: AuditLog;
   private policyInstance?: PolicyEngine;
+  private knownActions?: string[];
+  private approvalInstance?: ApprovalService;
+  private notifier?: Notifier;
   private loggerPromise?: Promise<Logger>;
 
   constructor(
@@ -135,12 +139,39 @@ export class Runtime {
     return this.auditInstance;
   }
 
-  async policy(): Promise<PolicyEngine> {
+  /**
+   * The policy, loaded once and checked against the actions the commands declare. A broken edit
+   * is reported with file and line; `reloadPolicy` keeps the previous policy when the new one fails.
+   */
+  async policy(knownActions?: string[]): Promise<PolicyEngine> {
     if (!this.policyInstance) {
       const { PolicyEngine } = await import('../policy/engine.js');
-      this.policyInstance = PolicyEngine.load(this.policyDir);
+      if (knownActions) this.knownActions = knownActions;
+      this.policyInstance = PolicyEngine.load(this.policyDir, this.knownActions);
     }
     return this.policyInstance;
+  }
+
+  async reloadPolicy(): Promise<PolicyEngine> {
+    const { PolicyEngine } = await import('../policy/engine.js');
+    const next = PolicyEngine.load(this.policyDir, this.knownActions);
+    this.policyInstance = next;
+    return next;
+  }
+
+  async approvals(): Promise<ApprovalService> {
+    if (!this.approvalInstance) {
+      const { ApprovalService, StoreNotifier } = await import('../approval/service.js');
+      const store = await this.store();
+      this.approvalInstance = new ApprovalService(store, this.notifier ?? new StoreNotifier(store));
+    }
+    return this.approvalInstance;
+  }
+
+  /** Chat channels install theirs so approvers are told where the request was made. */
+  setNotifier(notifier: Notifier): void {
+    this.notifier = notifier;
+    this.approvalInstance = undefined;
   }
 
   async close(): Promise<void> {

@@ -1,152 +1,181 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
-import { RuntimeFailure } from '../core/errors.js';
 import { t, type Text } from '../core/i18n.js';
+import { loadPolicySet } from './loader.js';
+import { matchesAction, type ApprovalChain, type Condition, type PolicySet, type Rule } from './model.js';
 
 /**
- * Least-privilege decisions (ARCHITECTURE §5): default deny, any matching forbid beats every permit.
- * Rules are compiled once into an index by action so a decision is a few map lookups and no I/O.
+ * Least-privilege decisions (ARCHITECTURE §5). Default deny; any matching forbid beats every permit;
+ * a permitted action that an approval chain covers becomes `needs-approval`. Rules are indexed by
+ * action once, so a decision is a few lookups, no I/O, and does not slow down as the policy grows.
  */
+export interface PolicyActor {
+  userid: string;
+  departments: number[];
+  managed_departments: number[];
+}
+
 export interface PolicyRequest {
-  actor: { userid: string; departments: number[]; managed_departments: number[] };
+  actor: PolicyActor;
   action: string;
   resource: Record<string, unknown>;
   context: { channel: string; room?: string };
 }
 
+export interface RuleTrace {
+  rule: Rule;
+  applied: boolean;
+  why: Text;
+}
+
 export interface Decision {
-  effect: 'permit' | 'deny';
+  effect: 'permit' | 'deny' | 'needs-approval';
+  /** The rule that decided: the permit that allowed, or the forbid that denied. */
   rule?: string;
   roles: string[];
   reason: Text;
+  approval?: ApprovalChain;
+  trace?: RuleTrace[];
 }
 
-const condition: z.ZodType<Condition> = z.lazy(() =>
-  z.union([
-    z.object({ equals: z.unknown() }).strict(),
-    z.object({ in: z.unknown() }).strict(),
-    z.object({ within: z.unknown() }).strict(),
-    z.object({ matches: z.string() }).strict(),
-    z.object({ not: condition }).strict(),
-  ]),
-);
-type Condition = { equals: unknown } | { in: unknown } | { within: unknown } | { matches: string } | { not: Condition };
-
-const roleSchema = z
-  .object({
-    members: z.array(z.string()).optional(),
-    derived: z.enum(['department-leaders']).optional(),
-    description: z.string().optional(),
-  })
-  .strict();
-
-const ruleSchema = z
-  .object({
-    id: z.string().min(1),
-    effect: z.enum(['permit', 'forbid']),
-    roles: z.array(z.string()).min(1),
-    actions: z.array(z.string()).min(1),
-    when: z.array(z.record(z.string().regex(/^(actor|resource|context)\.[a-z_.]+$/), condition)).optional(),
-    description: z.string().optional(),
-  })
-  .strict();
-
-const fileSchema = z
-  .object({
-    roles: z.record(z.string(), roleSchema).optional(),
-    rules: z.array(ruleSchema).optional(),
-  })
-  .passthrough();
-
-type Rule = z.infer<typeof ruleSchema>;
-
 export class PolicyEngine {
-  private readonly exact = new Map<string, Rule[]>();
-  private readonly patterns: { prefix: string; rule: Rule }[] = [];
+  private readonly byAction = new Map<string, Rule[]>();
+  private readonly approvalByAction = new Map<string, ApprovalChain | null>();
+  private readonly roleClosure = new Map<string, string[]>();
 
-  private constructor(
-    readonly roles: Record<string, z.infer<typeof roleSchema>>,
-    readonly rules: Rule[],
-  ) {
-    for (const rule of rules) {
-      for (const action of rule.actions) {
-        if (action === '*' || action.endsWith('.*')) this.patterns.push({ prefix: action === '*' ? '' : action.slice(0, -1), rule });
-        else (this.exact.get(action) ?? this.exact.set(action, []).get(action)!).push(rule);
-      }
-    }
+  constructor(readonly set: PolicySet) {
+    for (const name of Object.keys(set.roles)) this.roleClosure.set(name, this.closure(name, new Set()));
   }
 
-  static load(dir: string): PolicyEngine {
-    let files: string[];
-    try {
-      files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f) && !/^tests?\.ya?ml$/.test(f)).sort();
-    } catch {
-      throw new RuntimeFailure('POLICY_DIR_MISSING', t('找不到策略目录 {dir}。', 'The policy directory {dir} does not exist.', { dir }));
-    }
-    const roles: Record<string, z.infer<typeof roleSchema>> = {};
-    const rules: Rule[] = [];
-    for (const file of files) {
-      let parsed: unknown;
-      try {
-        parsed = parseYaml(readFileSync(join(dir, file), 'utf8'));
-      } catch (err) {
-        throw new RuntimeFailure('POLICY_INVALID', t('策略文件 {f} 不是合法的 YAML：{m}', 'The policy file {f} is not valid YAML: {m}', { f: file, m: (err as Error).message }));
-      }
-      const r = fileSchema.safeParse(parsed ?? {});
-      if (!r.success) {
-        throw new RuntimeFailure('POLICY_INVALID', t('策略文件 {f} 有错误：{m}', 'The policy file {f} is invalid: {m}', { f: file, m: z.prettifyError(r.error) }));
-      }
-      Object.assign(roles, r.data.roles ?? {});
-      rules.push(...(r.data.rules ?? []));
-    }
-    for (const rule of rules) {
-      for (const role of rule.roles) {
-        if (!roles[role]) {
-          throw new RuntimeFailure('POLICY_INVALID', t('规则 {id} 引用了不存在的角色 {r}。', 'Rule {id} names the role {r}, which does not exist.', { id: rule.id, r: role }));
-        }
-      }
-    }
-    return new PolicyEngine(roles, rules);
+  static load(dir: string, knownActions?: string[]): PolicyEngine {
+    return new PolicyEngine(loadPolicySet(dir, knownActions));
   }
 
-  rolesOf(actor: PolicyRequest['actor']): string[] {
-    const out: string[] = [];
-    for (const [name, role] of Object.entries(this.roles)) {
-      if (role.members?.includes(actor.userid) || role.members?.includes('*')) out.push(name);
-      else if (role.derived === 'department-leaders' && actor.managed_departments.length > 0) out.push(name);
+  /** Roles an actor holds, with the roles those inherit. */
+  rolesOf(actor: PolicyActor): string[] {
+    const held = new Set<string>();
+    for (const role of Object.values(this.set.roles)) {
+      const direct =
+        role.members.includes(actor.userid) ||
+        role.members.includes('*') ||
+        (role.derived === 'department-leaders' && actor.managed_departments.length > 0) ||
+        actor.userid in role.manages;
+      if (direct) for (const r of this.roleClosure.get(role.name)!) held.add(r);
     }
-    return out;
+    return [...held];
+  }
+
+  /** Departments (id or path) an explicit department admin was given in `manages`. */
+  explicitlyManaged(userid: string): (string | number)[] {
+    return Object.values(this.set.roles).flatMap((r) => r.manages[userid] ?? []);
+  }
+
+  rulesFor(action: string): Rule[] {
+    let rules = this.byAction.get(action);
+    if (!rules) {
+      rules = this.set.rules.filter((r) => r.actions.some((a) => matchesAction(a, action)));
+      this.byAction.set(action, rules);
+    }
+    return rules;
+  }
+
+  approvalFor(action: string): ApprovalChain | undefined {
+    let chain = this.approvalByAction.get(action);
+    if (chain === undefined) {
+      chain = this.set.approvals.find((a) => a.actions.some((p) => matchesAction(p, action))) ?? null;
+      this.approvalByAction.set(action, chain);
+    }
+    return chain ?? undefined;
+  }
+
+  /**
+   * Whether an actor may run an action at all, before any resource is known: `yes` (a permit without
+   * conditions), `maybe` (a permit whose conditions depend on the resource), `no`. `help` lists by it.
+   */
+  mayRun(actor: PolicyActor, action: string): 'yes' | 'maybe' | 'no' {
+    const roles = this.rolesOf(actor);
+    let best: 'yes' | 'maybe' | 'no' = 'no';
+    for (const rule of this.rulesFor(action)) {
+      if (!rule.roles.some((r) => roles.includes(r))) continue;
+      if (rule.effect === 'forbid') {
+        if (rule.when.length === 0) return 'no';
+        continue;
+      }
+      if (rule.when.length === 0) best = 'yes';
+      else if (best === 'no') best = 'maybe';
+    }
+    return best;
   }
 
   decide(req: PolicyRequest): Decision {
-    const roles = this.rolesOf(req.actor);
-    const candidates = [...(this.exact.get(req.action) ?? []), ...this.patterns.filter((p) => req.action.startsWith(p.prefix)).map((p) => p.rule)];
-    let permit: Rule | undefined;
-    for (const rule of candidates) {
-      if (!rule.roles.some((r) => roles.includes(r))) continue;
-      if (!this.conditionsHold(rule, req)) continue;
-      if (rule.effect === 'forbid') {
-        return {
-          effect: 'deny',
-          rule: rule.id,
-          roles,
-          reason: t('规则 {id} 禁止 {a}。', 'Rule {id} forbids {a}.', { id: rule.id, a: req.action }),
-        };
-      }
-      permit ??= rule;
-    }
-    if (permit) return { effect: 'permit', rule: permit.id, roles, reason: t('规则 {id} 允许。', 'Permitted by rule {id}.', { id: permit.id }) };
-    return {
-      effect: 'deny',
-      roles,
-      reason: t('没有任何规则允许 {u} 执行 {a}。', 'No rule permits {u} to {a}.', { u: req.actor.userid, a: req.action }),
-    };
+    return this.evaluate(req, false);
   }
 
-  private conditionsHold(rule: Rule, req: PolicyRequest): boolean {
-    return (rule.when ?? []).every((clause) => Object.entries(clause).every(([attr, cond]) => holds(lookup(req, attr), cond, req)));
+  /** The same decision, with every rule that was considered and why it applied or not. */
+  explain(req: PolicyRequest): Decision {
+    return this.evaluate(req, true);
+  }
+
+  private evaluate(req: PolicyRequest, withTrace: boolean): Decision {
+    const roles = this.rolesOf(req.actor);
+    const trace: RuleTrace[] | undefined = withTrace ? [] : undefined;
+    let permit: Rule | undefined;
+    let forbid: Rule | undefined;
+    for (const rule of this.rulesFor(req.action)) {
+      if (!rule.roles.some((r) => roles.includes(r))) {
+        trace?.push({ rule, applied: false, why: t('{u} 不属于角色 {r}', '{u} does not hold {r}', { u: req.actor.userid, r: rule.roles.join(' / ') }) });
+        continue;
+      }
+      const failed = this.firstFailedCondition(rule, req);
+      if (failed) {
+        trace?.push({ rule, applied: false, why: failed });
+        continue;
+      }
+      trace?.push({ rule, applied: true, why: rule.effect === 'forbid' ? t('匹配，禁止', 'matches: forbids') : t('匹配，允许', 'matches: permits') });
+      if (rule.effect === 'forbid') {
+        forbid ??= rule;
+        if (!withTrace) break;
+      } else permit ??= rule;
+    }
+    if (forbid) {
+      return { effect: 'deny', rule: forbid.id, roles, trace, reason: t('规则 {id} 禁止此操作。', 'Rule {id} forbids this.', { id: forbid.id }) };
+    }
+    if (!permit) {
+      return { effect: 'deny', roles, trace, reason: t('没有任何规则允许 {u} 执行 {a}。', 'No rule permits {u} to {a}.', { u: req.actor.userid, a: req.action }) };
+    }
+    const approval = this.approvalFor(req.action);
+    if (approval) {
+      return {
+        effect: 'needs-approval',
+        rule: permit.id,
+        roles,
+        trace,
+        approval,
+        reason: t('规则 {id} 允许，但需经审批流程 {a}。', 'Permitted by rule {id}, subject to the approval chain {a}.', { id: permit.id, a: approval.id }),
+      };
+    }
+    return { effect: 'permit', rule: permit.id, roles, trace, reason: t('规则 {id} 允许。', 'Permitted by rule {id}.', { id: permit.id }) };
+  }
+
+  private firstFailedCondition(rule: Rule, req: PolicyRequest): Text | undefined {
+    for (const clause of rule.when) {
+      for (const attr in clause) {
+        const cond = clause[attr]!;
+        const actual = lookup(req, attr);
+        if (!holds(actual, cond, req)) {
+          return t('条件不成立：{a} = {v} 不满足 {c}', 'condition fails: {a} = {v} does not satisfy {c}', {
+            a: attr,
+            v: JSON.stringify(actual) ?? 'undefined',
+            c: describe(cond, req),
+          });
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private closure(name: string, seen: Set<string>): string[] {
+    if (seen.has(name)) return [];
+    seen.add(name);
+    return [name, ...(this.set.roles[name]?.inherits ?? []).flatMap((p) => this.closure(p, seen))];
   }
 }
 
@@ -161,22 +190,42 @@ function lookup(req: PolicyRequest, path: string): unknown {
 
 /** A string starting with actor./resource./context. names an attribute; anything else is a literal. */
 function value(req: PolicyRequest, v: unknown): unknown {
-  return typeof v === 'string' && /^(actor|resource|context)\./.test(v) ? lookup(req, v) : v;
+  return typeof v === 'string' && (v.startsWith('actor.') || v.startsWith('resource.') || v.startsWith('context.')) ? lookup(req, v) : v;
 }
 
-function holds(actual: unknown, cond: Condition, req: PolicyRequest): boolean {
+const globCache = new Map<string, RegExp>();
+function glob(pattern: string): RegExp {
+  let re = globCache.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    globCache.set(pattern, re);
+  }
+  return re;
+}
+
+export function holds(actual: unknown, cond: Condition, req: PolicyRequest): boolean {
   if ('not' in cond) return !holds(actual, cond.not, req);
-  if ('equals' in cond) return JSON.stringify(actual) === JSON.stringify(value(req, cond.equals));
+  if ('equals' in cond) {
+    const want = value(req, cond.equals);
+    return actual === want || (typeof actual === 'object' && JSON.stringify(actual) === JSON.stringify(want));
+  }
   if ('in' in cond) {
     const set = value(req, cond.in);
-    return Array.isArray(set) && (Array.isArray(actual) ? actual.length > 0 && actual.every((a) => set.includes(a)) : set.includes(actual));
+    if (!Array.isArray(set)) return false;
+    return Array.isArray(actual) ? actual.length > 0 && actual.every((a) => set.includes(a)) : set.includes(actual);
   }
   if ('within' in cond) {
-    // Department subtrees: managed_departments is already expanded to every id below a led department.
+    // Department subtrees: actor.managed_departments already holds every id below a managed department.
     const set = value(req, cond.within);
-    const ids = Array.isArray(actual) ? actual : [actual];
+    const ids = Array.isArray(actual) ? actual : actual === undefined ? [] : [actual];
     return Array.isArray(set) && ids.length > 0 && ids.every((id) => set.includes(id));
   }
-  const re = new RegExp(`^${cond.matches.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  return typeof actual === 'string' && re.test(actual);
+  return typeof actual === 'string' ? glob(cond.matches).test(actual) : Array.isArray(actual) && actual.length > 0 && actual.every((a) => typeof a === 'string' && glob(cond.matches).test(a));
+}
+
+function describe(cond: Condition, req: PolicyRequest): string {
+  if ('not' in cond) return `not ${describe(cond.not, req)}`;
+  const [op, v] = Object.entries(cond)[0]!;
+  const resolved = value(req, v);
+  return typeof v === 'string' && resolved !== v ? `${op} ${v} (${JSON.stringify(resolved)})` : `${op} ${JSON.stringify(v)}`;
 }
