@@ -1,69 +1,111 @@
 import type { Dispatcher, FormData } from 'undici';
 import { PlatformError, RuntimeFailure } from '../../core/errors.js';
 import { t } from '../../core/i18n.js';
-import { createAgent, sendJson, TransportError } from '../http.js';
-import { KeyedLimiter, sleep } from '../limiter.js';
+import { createAgent, resolveTimeouts, sendJson, TransportError, type HttpTimeouts } from '../http.js';
+import { KeyedLimiter, sleep, WindowBudget } from '../limiter.js';
 import { redactingLogger, registerSecret, silentLogger, type Logger } from '../redact.js';
-import { TokenCache } from '../token-cache.js';
-import { describeErrcode } from './errcodes.js';
+import {
+  decideOnErrcode,
+  decideOnTransport,
+  isIdempotent,
+  localErrcodeFor,
+  newRetryState,
+  resolveRetry,
+  transportFailure,
+  type RetryConfig,
+  type RetryPolicy,
+} from '../retry.js';
+import { TokenCache, tokenKey } from '../token-cache.js';
+import { describeErrcode, shortMessage } from './errcodes.js';
 
 export type SecretKind = 'contacts' | 'app' | 'customer';
+export type { RetryConfig } from '../retry.js';
 
-export interface RetryConfig {
-  /** First backoff for -1 / 45033 / transport errors; doubles per attempt, with jitter. */
-  baseDelayMs?: number;
-  maxRetries?: number;
-  /** How long to wait after 45009 before one more try (the platform's windows are a minute). */
-  rateLimitWaitMs?: number;
+export interface RateLimitConfig {
+  /** Calls allowed per window, per API path (e.g. `{ 'user/create': 600 }`); a number applies to every API. */
+  perMinute: Record<string, number> | number;
+  /** The window length. Default 60 000 ms (tests use a short one). */
+  windowMs?: number;
 }
 
 export interface WecomClientConfig {
+  /** `https://qyapi.weixin.qq.com` in live mode, the simulator's base URL in sandbox mode; APIs live under `/cgi-bin/`. */
   baseUrl: string;
   corpId: string;
   secrets: Partial<Record<SecretKind, string>>;
   agentId?: number;
+  /** Timeout of each request: the whole exchange, and each of connect, headers and body. Default 10 000 ms. */
   timeoutMs?: number;
+  /** Per-phase overrides of `timeoutMs`. */
+  timeouts?: Partial<HttpTimeouts>;
+  /** Calls of one API in flight at once. Default 12 (the platform answers 45033 above roughly 10–20). */
   maxConcurrencyPerApi?: number;
+  /** Optional per-API budget of calls per minute, to stay under 45009. Off by default. */
+  rateLimit?: RateLimitConfig;
   retry?: RetryConfig;
+  /** pino-compatible; every line it gets is redacted. Default: no logging. */
   logger?: Logger;
+  /** An undici dispatcher to send through (benchmarks, proxies). Default: a keep-alive Agent owned by the client. */
   dispatcher?: Dispatcher;
 }
 
 export interface CallOptions {
   secret: SecretKind;
+  /** Default: POST when there is a body or form, else GET. */
   method?: 'GET' | 'POST';
   query?: Record<string, string | number | undefined>;
   body?: unknown;
+  /** A multipart body (media/upload). */
   form?: FormData;
-  /** Safe to send twice. Defaults: GETs that only read, and POST reads such as user/list_id. */
+  /** Safe to send twice. Default: GETs that only read, and POST reads such as user/list_id (see retry.ts). */
   idempotent?: boolean;
   signal?: AbortSignal;
 }
 
-const TOKEN_ERRORS = new Set([40014, 42001, 40001]);
-const ENV_FOR: Record<SecretKind, string> = { contacts: 'WXOPS_CONTACTS_SECRET', app: 'WXOPS_APP_SECRET', customer: 'WXOPS_CUSTOMER_SECRET' };
-const WRITE_GETS = /(^|\/)(delete|batchdelete)$/;
-const READ_POSTS = new Set(['user/list_id', 'batch/getresult', 'user/getuserid', 'user/get_userid_by_email', 'externalcontact/batch/get_by_user', 'externalcontact/get_corp_tag_list']);
+export const SECRET_ENV: Record<SecretKind, string> = {
+  contacts: 'WXOPS_CONTACTS_SECRET',
+  app: 'WXOPS_APP_SECRET',
+  customer: 'WXOPS_CUSTOMER_SECRET',
+};
+
+const SECRET_NAME: Record<SecretKind, { zh: string; en: string }> = {
+  contacts: { zh: '通讯录同步 Secret', en: 'contacts-sync secret' },
+  app: { zh: '自建应用 Secret', en: 'app secret' },
+  customer: { zh: '客户联系 Secret', en: 'customer-contact secret' },
+};
 
 /**
- * The WeCom server API client (ARCHITECTURE §7, wecom.md §10). One token per secret, refreshed early
- * and single-flight; one retry after a token error; backoff on -1 and 45033; a wait on 45009; a cap on
- * calls in flight per API; timeouts; errcode-based errors; redacted logs.
+ * The WeCom server API client (ARCHITECTURE §7, wecom.md §10). One token per (corp, secret), refreshed
+ * early and single-flight; one retry after a token error; backoff on −1 and 45033; one wait on 45009;
+ * transport failures retried only where safe; a cap on calls in flight per API and an optional budget
+ * per minute; timeouts; errcode-based errors naming what to fix; redacted logs.
+ *
+ * Every request logs one line: `{api, method, attempt, durationMs, errcode}` (plus `transport` for
+ * transport failures) — never the URL, whose query holds the token.
  */
 export class WecomClient {
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly tokens = new TokenCache();
   private readonly limiter: KeyedLimiter;
+  private readonly budget?: WindowBudget;
+  private readonly policy: RetryPolicy;
+  private readonly timeouts: HttpTimeouts;
   private readonly log: Logger;
   private readonly base: string;
 
   constructor(private readonly cfg: WecomClientConfig) {
-    this.ownsDispatcher = !cfg.dispatcher;
-    this.dispatcher = cfg.dispatcher ?? createAgent();
-    this.limiter = new KeyedLimiter(cfg.maxConcurrencyPerApi ?? 12);
-    this.log = redactingLogger(cfg.logger ?? silentLogger);
     this.base = cfg.baseUrl.replace(/\/+$/, '');
+    this.timeouts = resolveTimeouts(cfg.timeoutMs, cfg.timeouts);
+    this.policy = resolveRetry(cfg.retry);
+    this.ownsDispatcher = !cfg.dispatcher;
+    this.dispatcher = cfg.dispatcher ?? createAgent({ connectTimeoutMs: this.timeouts.connectMs });
+    this.limiter = new KeyedLimiter(cfg.maxConcurrencyPerApi ?? 12);
+    if (cfg.rateLimit) {
+      const per = cfg.rateLimit.perMinute;
+      this.budget = new WindowBudget((api) => (typeof per === 'number' ? per : per[api]), cfg.rateLimit.windowMs ?? 60_000);
+    }
+    this.log = redactingLogger(cfg.logger ?? silentLogger);
     for (const s of Object.values(cfg.secrets)) registerSecret(s);
   }
 
@@ -71,8 +113,21 @@ export class WecomClient {
     return this.cfg.agentId;
   }
 
+  get corpId(): string {
+    return this.cfg.corpId;
+  }
+
+  /** Whether a secret of this kind is configured. */
+  has(kind: SecretKind): boolean {
+    return !!this.cfg.secrets[kind];
+  }
+
+  /**
+   * Calls `/cgi-bin/{api}` and returns the JSON answer when its errcode is absent or 0; otherwise throws a
+   * `PlatformError` (or a `RuntimeFailure` when the secret of that kind is not configured).
+   */
   call<T = any>(api: string, opts: CallOptions): Promise<T> {
-    return this.limiter.run(api, () => this.callWithRetries<T>(api, opts));
+    return this.limiter.run(api, () => this.callWithRetries<T>(api, opts), opts.signal);
   }
 
   async close(): Promise<void> {
@@ -80,97 +135,117 @@ export class WecomClient {
   }
 
   private async callWithRetries<T>(api: string, opts: CallOptions): Promise<T> {
-    const retry = { baseDelayMs: 200, maxRetries: 3, rateLimitWaitMs: 60_000, ...this.cfg.retry };
     const method = opts.method ?? (opts.body !== undefined || opts.form ? 'POST' : 'GET');
-    const idempotent = opts.idempotent ?? (method === 'GET' ? !WRITE_GETS.test(api) : READ_POSTS.has(api));
-    let tokenRetried = false;
-    let rateLimited = false;
+    const idempotent = opts.idempotent ?? isIdempotent(api, method);
+    const state = newRetryState();
     for (let attempt = 1; ; attempt++) {
       const token = await this.token(opts.secret, opts.signal);
-      const started = Date.now();
+      if (this.budget) await this.budget.take(api, opts.signal);
+      const started = performance.now();
       let body: any;
       try {
         body = await sendJson(this.dispatcher, {
           url: this.url(api, { ...opts.query, access_token: token }),
           method,
-          json: opts.body,
+          json: method === 'POST' && !opts.form ? (opts.body ?? {}) : undefined,
           form: opts.form,
-          timeoutMs: this.cfg.timeoutMs ?? 10_000,
+          timeouts: this.timeouts,
           signal: opts.signal,
         });
       } catch (err) {
         if (!(err instanceof TransportError)) throw err;
-        this.log.warn({ api, method, attempt, ms: Date.now() - started, transport: err.kind }, 'platform call failed in transport');
-        if (idempotent && attempt <= retry.maxRetries) {
-          await sleep(backoff(retry.baseDelayMs, attempt), opts.signal);
+        const decision = decideOnTransport(err.kind, idempotent, state, this.policy);
+        this.log.warn(
+          { api, method, attempt, durationMs: ms(started), errcode: localErrcodeFor(err.kind), transport: err.kind, reason: err.message, next: decision.kind === 'retry' ? `retry in ${decision.delayMs} ms` : 'give up' },
+          'wecom call failed in transport',
+        );
+        if (decision.kind === 'retry') {
+          await sleep(decision.delayMs, opts.signal);
           continue;
         }
         throw transportFailure(api, err, idempotent);
       }
       const errcode: number = typeof body.errcode === 'number' ? body.errcode : 0;
-      this.log.debug({ api, method, attempt, ms: Date.now() - started, errcode }, 'platform call');
-      if (errcode === 0) return body as T;
-      if (TOKEN_ERRORS.has(errcode) && !tokenRetried) {
-        // Expired tokens often come back as 40014, not 42001: treat all three alike, once.
-        tokenRetried = true;
+      if (errcode === 0) {
+        this.log.debug({ api, method, attempt, durationMs: ms(started), errcode }, 'wecom call');
+        return body as T;
+      }
+      const errmsg = String(body.errmsg ?? '');
+      const decision = decideOnErrcode(errcode, state, this.policy);
+      const next = decision.kind === 'refresh-token' ? 'refresh token and retry' : decision.kind === 'retry' ? `retry in ${decision.delayMs} ms` : 'give up';
+      (decision.kind === 'fail' ? this.log.info : this.log.warn).call(this.log, { api, method, attempt, durationMs: ms(started), errcode, errmsg, next }, 'wecom call answered an error');
+      if (decision.kind === 'refresh-token') {
         this.tokens.invalidate(this.tokenKey(opts.secret), token);
         continue;
       }
-      if ((errcode === -1 || errcode === 45033) && attempt <= retry.maxRetries) {
-        await sleep(backoff(retry.baseDelayMs, attempt), opts.signal);
+      if (decision.kind === 'retry') {
+        await sleep(decision.delayMs, opts.signal);
         continue;
       }
-      if (errcode === 45009 && !rateLimited) {
-        rateLimited = true;
-        this.log.warn({ api, waitMs: retry.rateLimitWaitMs }, 'rate limited (45009); waiting for the window');
-        await sleep(retry.rateLimitWaitMs, opts.signal);
-        continue;
-      }
-      throw new PlatformError(api, errcode, String(body.errmsg ?? ''), describeErrcode(errcode, api, String(body.errmsg ?? '')));
+      throw new PlatformError(api, errcode, shortMessage(errmsg), describeErrcode(errcode, api, errmsg, { secretEnv: SECRET_ENV[opts.secret] }));
     }
   }
 
   private tokenKey(kind: SecretKind): string {
-    return `${this.cfg.corpId}\u0000${this.cfg.secrets[kind] ?? ''}\u0000${this.base}`;
+    return tokenKey(this.base, this.cfg.corpId, this.cfg.secrets[kind] ?? '');
   }
 
-  private token(kind: SecretKind, signal?: AbortSignal): Promise<string> {
+  private async token(kind: SecretKind, signal?: AbortSignal): Promise<string> {
     const secret = this.cfg.secrets[kind];
     if (!secret) {
+      const v = SECRET_ENV[kind];
       throw new RuntimeFailure(
         'SECRET_MISSING',
-        t('此操作需要 {v}，但它没有设置。', 'This needs {v}, which is not set.', { v: ENV_FOR[kind] }),
+        t('此操作需要{zh}：请设置环境变量 {v}。', 'This needs the {en}: set the environment variable {v}.', { v, zh: SECRET_NAME[kind].zh, en: SECRET_NAME[kind].en }),
+        { secret: kind, env: v },
       );
     }
-    return this.tokens.get(this.tokenKey(kind), async () => {
-      for (let attempt = 1; ; attempt++) {
-        let body: any;
-        try {
-          body = await sendJson(this.dispatcher, {
-            url: this.url('gettoken', { corpid: this.cfg.corpId, corpsecret: secret }),
-            method: 'GET',
-            timeoutMs: this.cfg.timeoutMs ?? 10_000,
-            signal,
-          });
-        } catch (err) {
-          if (err instanceof TransportError && attempt <= 3) {
-            await sleep(backoff(this.cfg.retry?.baseDelayMs ?? 200, attempt), signal);
-            continue;
-          }
-          throw err instanceof TransportError ? transportFailure('gettoken', err, true) : err;
-        }
-        const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
-        if (errcode === -1 && attempt <= 3) {
-          await sleep(backoff(this.cfg.retry?.baseDelayMs ?? 200, attempt), signal);
+    return this.tokens.get(this.tokenKey(kind), () => this.fetchToken(kind, secret), signal);
+  }
+
+  /** gettoken, retried on −1 and transport failures (it is a read); never tied to one caller's signal. */
+  private async fetchToken(kind: SecretKind, secret: string): Promise<{ token: string; expiresInS: number }> {
+    const state = newRetryState();
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      let body: any;
+      try {
+        body = await sendJson(this.dispatcher, {
+          url: this.url('gettoken', { corpid: this.cfg.corpId, corpsecret: secret }),
+          method: 'GET',
+          timeouts: this.timeouts,
+        });
+      } catch (err) {
+        if (!(err instanceof TransportError)) throw err;
+        const decision = decideOnTransport(err.kind, true, state, this.policy);
+        this.log.warn({ api: 'gettoken', method: 'GET', cred: kind, attempt, durationMs: ms(started), errcode: localErrcodeFor(err.kind), transport: err.kind, reason: err.message }, 'wecom gettoken failed in transport');
+        if (decision.kind === 'retry') {
+          await sleep(decision.delayMs);
           continue;
         }
-        if (errcode !== 0 || !body.access_token) {
-          throw new PlatformError('gettoken', errcode, String(body.errmsg ?? ''), describeErrcode(errcode === 40001 ? 40001 : errcode, 'gettoken', String(body.errmsg ?? '')));
-        }
-        registerSecret(body.access_token);
-        return { token: body.access_token as string, expiresInS: Number(body.expires_in ?? 7200) };
+        throw transportFailure('gettoken', err, true);
       }
-    });
+      const errcode = typeof body.errcode === 'number' ? body.errcode : 0;
+      this.log.debug({ api: 'gettoken', method: 'GET', cred: kind, attempt, durationMs: ms(started), errcode }, 'wecom gettoken');
+      if (errcode === 0 && typeof body.access_token === 'string' && body.access_token) {
+        registerSecret(body.access_token);
+        const expiresInS = Number(body.expires_in);
+        return { token: body.access_token, expiresInS: Number.isFinite(expiresInS) && expiresInS > 0 ? expiresInS : 7200 };
+      }
+      // Token errcodes on gettoken itself are configuration errors: no refresh-and-retry here.
+      if (errcode === -1 || errcode === 45033) {
+        const decision = decideOnErrcode(errcode, state, this.policy);
+        if (decision.kind === 'retry') {
+          await sleep(decision.delayMs);
+          continue;
+        }
+      }
+      if (errcode === 0) {
+        throw transportFailure('gettoken', new TransportError('bad-response', 'gettoken answered without an access_token'), true);
+      }
+      const errmsg = String(body.errmsg ?? '');
+      throw new PlatformError('gettoken', errcode, shortMessage(errmsg), describeErrcode(errcode, 'gettoken', errmsg, { secretEnv: SECRET_ENV[kind] }));
+    }
   }
 
   private url(api: string, query: Record<string, string | number | undefined>): string {
@@ -180,22 +255,6 @@ export class WecomClient {
   }
 }
 
-function backoff(base: number, attempt: number): number {
-  const exp = base * 2 ** (attempt - 1);
-  return exp / 2 + Math.random() * (exp / 2);
-}
-
-function transportFailure(api: string, err: TransportError, idempotent: boolean): PlatformError {
-  const code = err.kind === 'timeout' ? -3 : err.kind === 'bad-response' ? -4 : -2;
-  const what = err.kind === 'timeout' ? t('超时没有应答', 'did not answer in time') : t('连接中断', 'dropped the connection');
-  const text = idempotent
-    ? t('企业微信接口 {api} {w}，重试后仍失败：请检查网络后再试。', 'The WeCom API {api} {w} and retries did not help: check the network and try again.', { api, w: what.zh })
-    : t(
-        '企业微信接口 {api} {w}，这次写入是否生效未知：请先查看当前数据，再决定是否重试。',
-        'The WeCom API {api} {w}; whether this write took effect is unknown: check the current data before trying again.',
-        { api, w: what.zh },
-      );
-  // The English sentence needs the English reason.
-  text.en = text.en.replace(what.zh, what.en);
-  return new PlatformError(api, code, err.message, text);
+function ms(started: number): number {
+  return Math.round(performance.now() - started);
 }

@@ -1,6 +1,6 @@
 import { FormData } from 'undici';
 import type { WecomClient } from './client.js';
-import { collectPages } from './paginate.js';
+import { paginate } from '../paginate.js';
 import type { BatchResult, Department, DeptUser, Tag, TagDetail, User, UserWrite } from './types.js';
 
 /** Contacts (通讯录) calls, all with the contacts-sync secret (wecom.md §1.2, §2, §3). */
@@ -46,10 +46,13 @@ export class ContactsApi {
 
   /** Every (user, department) pair, through `user/list_id` pages. */
   listUserIds(): Promise<DeptUser[]> {
-    return collectPages('user/list_id', async (cursor) => {
-      const page = await this.client.call('user/list_id', { secret: 'contacts', method: 'POST', body: { cursor, limit: 10000 } });
-      return { items: page.dept_user ?? [], next: page.next_cursor || undefined };
-    });
+    return paginate<DeptUser>(
+      async (cursor) => {
+        const page = await this.client.call('user/list_id', { secret: 'contacts', method: 'POST', body: { cursor, limit: 10000 } });
+        return { items: page.dept_user ?? [], next: page.next_cursor };
+      },
+      { api: 'user/list_id' },
+    );
   }
 
   async createUser(user: UserWrite): Promise<void> {
@@ -99,7 +102,7 @@ export class ContactsApi {
     return { invalidlist: r.invalidlist, invalidparty: r.invalidparty };
   }
 
-  async uploadMedia(type: 'file' | 'image', filename: string, content: Buffer): Promise<string> {
+  async uploadMedia(type: 'file' | 'image' | 'voice' | 'video', filename: string, content: Buffer): Promise<string> {
     const form = new FormData();
     form.append('media', new Blob([new Uint8Array(content)]), filename);
     return (await this.client.call('media/upload', { secret: 'contacts', method: 'POST', query: { type }, form })).media_id;
