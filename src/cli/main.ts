@@ -26,6 +26,27 @@ export async function main(argv: string[]): Promise<number> {
       code = await runOnce(joinWords(words), opts);
     });
 
+  // `wxops policy lint`, `wxops audit verify` …: the same commands as `wxops run "policy lint"`.
+  for (const [group, description] of [
+    ['policy', 'policy tools: show, lint, test, explain, who-can, unused'],
+    ['audit', 'audit log: tail, search, verify'],
+    ['approval', 'approval requests: list, show, approve, reject, cancel'],
+  ] as const) {
+    program
+      .command(group)
+      .description(`${description} (same as wxops run "${group} …")`)
+      .option('--as <userid>', 'act as this WeCom member')
+      .option('--json', 'print exactly one JSON object')
+      .argument('[words...]')
+      .passThroughOptions()
+      .allowUnknownOption()
+      .helpOption(false)
+      .action(async (words: string[], opts: { as?: string; json?: boolean }) => {
+        const { runOnce } = await import('./run.js');
+        code = await runOnce(joinWords([group, ...(words.length ? words : ['--help'])]), opts);
+      });
+  }
+
   program
     .command('repl')
     .description('interactive shell (sandbox by default)')
