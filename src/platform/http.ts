@@ -1,4 +1,5 @@
-import { Agent, request, type Dispatcher, type FormData } from 'undici';
+import type { Agent as UndiciAgent, Dispatcher, FormData } from 'undici';
+import { Agent, request } from './undici-slim.js';
 
 /**
  * The transport both platforms share: keep-alive connections, a timeout on every phase of every
@@ -66,7 +67,7 @@ export interface AgentOptions {
 }
 
 /** One keep-alive pool per origin (an undici Agent keeps a Pool per origin). */
-export function createAgent(opts: AgentOptions | number = {}): Agent {
+export function createAgent(opts: AgentOptions | number = {}): UndiciAgent {
   const o = typeof opts === 'number' ? { connections: opts } : opts;
   return new Agent({
     connections: o.connections ?? 32,

@@ -1,4 +1,3 @@
-import { FormData } from 'undici';
 import type { WecomClient } from './client.js';
 import { paginate } from '../paginate.js';
 import type { BatchResult, Department, DeptUser, Tag, TagDetail, User, UserWrite } from './types.js';
@@ -103,6 +102,8 @@ export class ContactsApi {
   }
 
   async uploadMedia(type: 'file' | 'image' | 'voice' | 'video', filename: string, content: Buffer): Promise<string> {
+    // undici serialises only its own FormData; loaded here so that start-up does not pay for it.
+    const { FormData } = await import('undici');
     const form = new FormData();
     form.append('media', new Blob([new Uint8Array(content)]), filename);
     return (await this.client.call('media/upload', { secret: 'contacts', method: 'POST', query: { type }, form })).media_id;
