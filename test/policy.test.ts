@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../commands/index.js';
 import { loadPolicySet, PolicyLoadError } from '../src/policy/loader.js';
+import { PolicyEngine } from '../src/policy/engine.js';
 import { REPO, cleanEnv, okData, startWxops, type TestWxops } from './support/sandbox.js';
 
 const actions = createRegistry().actions();
@@ -195,6 +196,47 @@ describe('policy commands against the demo company', () => {
     const reads = rows.find((r) => r.rule === 'everyone-reads-organisation');
     expect(reads?.unused ?? '').not.toContain('dept.list');
     expect(rows.find((r) => r.rule === 'dept-admin-manages-own-departments').unused).toContain('dept.rename');
+  });
+});
+
+describe('context conditions and identities', () => {
+  it('lets a rule depend on the channel and the chat group a command came from', async () => {
+    const dir = policyDir(
+      'rules.yaml',
+      `${rules}
+  - id: tags-from-ops-group-only
+    effect: permit
+    roles: [dept-admin]
+    actions: [tag.add]
+    when:
+      - context.channel: { equals: wecom }
+      - context.room: { equals: 运维群 }
+`,
+    );
+    const w = await startWxops();
+    try {
+      const { Runtime } = await import('../src/core/runtime.js');
+      const { Session } = await import('../src/core/pipeline.js');
+      const rt = new Runtime(cleanEnv({ WXOPS_DATA_DIR: w.dataDir, WXOPS_POLICY_DIR: dir }), REPO);
+      const as = (channel: 'repl' | 'wecom', room?: string) => new Session({ runtime: rt, registry: createRegistry(), channel, room, actor: 'lina' });
+      expect((await as('wecom', '运维群').decideOnly('tag add 群里建的')).decision).toMatchObject({ effect: 'permit', rule: 'tags-from-ops-group-only' });
+      expect((await as('wecom', '闲聊群').decideOnly('tag add 群里建的')).decision.effect).toBe('deny');
+      expect((await as('repl').decideOnly('tag add 群里建的')).decision.effect).toBe('deny');
+      const explained = okData(await as('repl').execute('policy explain --channel wecom --room 运维群 "tag add 群里建的"'));
+      expect(explained.decision).toBe('permit');
+      await rt.close();
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('maps chat identities to WeCom userids', () => {
+    const set = loadPolicySet(join(REPO, 'policies'), actions);
+    const engine = new PolicyEngine(set);
+    expect(engine.identity('slack', 'U0WXOPS003')).toBe('lina');
+    expect(engine.identity('wechaty', 'wxid_zhangwei')).toBe('zhangwei');
+    expect(engine.identity('slack', 'U-unknown')).toBeUndefined();
+    expect(engine.identity('wecom', 'wangfang')).toBe('wangfang');
   });
 });
 

@@ -63,6 +63,15 @@ export class PolicyEngine {
     return [...held];
   }
 
+  /**
+   * The WeCom userid a chat identity maps to (identities.yaml). WeCom senders are userids already;
+   * anyone unmapped on another channel gets undefined, and the channel refuses them politely.
+   */
+  identity(channel: 'wecom' | 'wechaty' | 'slack', chatId: string): string | undefined {
+    const mapped = this.set.identities[channel]?.[chatId];
+    return mapped ?? (channel === 'wecom' ? chatId : undefined);
+  }
+
   /** Departments (id or path) an explicit department admin was given in `manages`. */
   explicitlyManaged(userid: string): (string | number)[] {
     return Object.values(this.set.roles).flatMap((r) => r.manages[userid] ?? []);
