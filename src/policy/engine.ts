@@ -36,13 +36,30 @@ export interface Decision {
   trace?: RuleTrace[];
 }
 
+/** A rule ready for the hot path: attribute paths split and literal/attribute values resolved once. */
+interface CompiledRule {
+  rule: Rule;
+  checks: Check[];
+}
+
+interface Check {
+  attr: string;
+  read: (req: PolicyRequest) => unknown;
+  cond: Condition;
+  test: (actual: unknown, req: PolicyRequest) => boolean;
+}
+
 export class PolicyEngine {
-  private readonly byAction = new Map<string, Rule[]>();
+  private readonly byAction = new Map<string, CompiledRule[]>();
   private readonly approvalByAction = new Map<string, ApprovalChain | null>();
   private readonly roleClosure = new Map<string, string[]>();
+  private readonly compiled: CompiledRule[];
+  /** Roles per (userid, leads-something): the only two facts role membership depends on. */
+  private readonly roleCache = new Map<string, string[]>();
 
   constructor(readonly set: PolicySet) {
     for (const name of Object.keys(set.roles)) this.roleClosure.set(name, this.closure(name, new Set()));
+    this.compiled = set.rules.map((rule) => ({ rule, checks: rule.when.flatMap((clause) => Object.entries(clause).map(([attr, cond]) => compileCheck(attr, cond))) }));
   }
 
   static load(dir: string, knownActions?: string[]): PolicyEngine {
@@ -51,6 +68,16 @@ export class PolicyEngine {
 
   /** Roles an actor holds, with the roles those inherit. */
   rolesOf(actor: PolicyActor): string[] {
+    const key = `${actor.userid}\u0000${actor.managed_departments.length > 0 ? 1 : 0}`;
+    let roles = this.roleCache.get(key);
+    if (!roles) {
+      roles = this.computeRoles(actor);
+      this.roleCache.set(key, roles);
+    }
+    return roles;
+  }
+
+  private computeRoles(actor: PolicyActor): string[] {
     const held = new Set<string>();
     for (const role of Object.values(this.set.roles)) {
       const direct =
@@ -78,9 +105,13 @@ export class PolicyEngine {
   }
 
   rulesFor(action: string): Rule[] {
+    return this.compiledFor(action).map((c) => c.rule);
+  }
+
+  private compiledFor(action: string): CompiledRule[] {
     let rules = this.byAction.get(action);
     if (!rules) {
-      rules = this.set.rules.filter((r) => r.actions.some((a) => matchesAction(a, action)));
+      rules = this.compiled.filter((c) => c.rule.actions.some((a) => matchesAction(a, action)));
       this.byAction.set(action, rules);
     }
     return rules;
@@ -128,14 +159,14 @@ export class PolicyEngine {
     const trace: RuleTrace[] | undefined = withTrace ? [] : undefined;
     let permit: Rule | undefined;
     let forbid: Rule | undefined;
-    for (const rule of this.rulesFor(req.action)) {
-      if (!rule.roles.some((r) => roles.includes(r))) {
+    for (const { rule, checks } of this.compiledFor(req.action)) {
+      if (!holdsAny(rule.roles, roles)) {
         trace?.push({ rule, applied: false, why: t('{u} 不属于角色 {r}', '{u} does not hold {r}', { u: req.actor.userid, r: rule.roles.join(' / ') }) });
         continue;
       }
-      const failed = this.firstFailedCondition(rule, req);
+      const failed = firstFailed(checks, req);
       if (failed) {
-        trace?.push({ rule, applied: false, why: failed });
+        trace?.push({ rule, applied: false, why: failureText(failed, req) });
         continue;
       }
       trace?.push({ rule, applied: true, why: rule.effect === 'forbid' ? t('匹配，禁止', 'matches: forbids') : t('匹配，允许', 'matches: permits') });
@@ -144,41 +175,10 @@ export class PolicyEngine {
         if (!withTrace) break;
       } else permit ??= rule;
     }
-    if (forbid) {
-      return { effect: 'deny', rule: forbid.id, roles, trace, reason: t('规则 {id} 禁止此操作。', 'Rule {id} forbids this.', { id: forbid.id }) };
-    }
-    if (!permit) {
-      return { effect: 'deny', roles, trace, reason: t('没有任何规则允许 {u} 执行 {a}。', 'No rule permits {u} to {a}.', { u: req.actor.userid, a: req.action }) };
-    }
+    if (forbid) return decision('deny', roles, req, trace, forbid);
+    if (!permit) return decision('deny', roles, req, trace);
     const approval = this.approvalFor(req.action);
-    if (approval) {
-      return {
-        effect: 'needs-approval',
-        rule: permit.id,
-        roles,
-        trace,
-        approval,
-        reason: t('规则 {id} 允许，但需经审批流程 {a}。', 'Permitted by rule {id}, subject to the approval chain {a}.', { id: permit.id, a: approval.id }),
-      };
-    }
-    return { effect: 'permit', rule: permit.id, roles, trace, reason: t('规则 {id} 允许。', 'Permitted by rule {id}.', { id: permit.id }) };
-  }
-
-  private firstFailedCondition(rule: Rule, req: PolicyRequest): Text | undefined {
-    for (const clause of rule.when) {
-      for (const attr in clause) {
-        const cond = clause[attr]!;
-        const actual = lookup(req, attr);
-        if (!holds(actual, cond, req)) {
-          return t('条件不成立：{a} = {v} 不满足 {c}', 'condition fails: {a} = {v} does not satisfy {c}', {
-            a: attr,
-            v: JSON.stringify(actual) ?? 'undefined',
-            c: describe(cond, req),
-          });
-        }
-      }
-    }
-    return undefined;
+    return decision(approval ? 'needs-approval' : 'permit', roles, req, trace, permit, approval);
   }
 
   private closure(name: string, seen: Set<string>): string[] {
@@ -212,29 +212,119 @@ function glob(pattern: string): RegExp {
   return re;
 }
 
-export function holds(actual: unknown, cond: Condition, req: PolicyRequest): boolean {
-  if ('not' in cond) return !holds(actual, cond.not, req);
-  if ('equals' in cond) {
-    const want = value(req, cond.equals);
-    return actual === want || (typeof actual === 'object' && JSON.stringify(actual) === JSON.stringify(want));
-  }
-  if ('in' in cond) {
-    const set = value(req, cond.in);
-    if (!Array.isArray(set)) return false;
-    return Array.isArray(actual) ? actual.length > 0 && actual.every((a) => set.includes(a)) : set.includes(actual);
-  }
-  if ('within' in cond) {
-    // Department subtrees: actor.managed_departments already holds every id below a managed department.
-    const set = value(req, cond.within);
-    const ids = Array.isArray(actual) ? actual : actual === undefined ? [] : [actual];
-    return Array.isArray(set) && ids.length > 0 && ids.every((id) => set.includes(id));
-  }
-  return typeof actual === 'string' ? glob(cond.matches).test(actual) : Array.isArray(actual) && actual.length > 0 && actual.every((a) => typeof a === 'string' && glob(cond.matches).test(a));
-}
-
 function describe(cond: Condition, req: PolicyRequest): string {
   if ('not' in cond) return `not ${describe(cond.not, req)}`;
   const [op, v] = Object.entries(cond)[0]!;
   const resolved = value(req, v);
   return typeof v === 'string' && resolved !== v ? `${op} ${v} (${JSON.stringify(resolved)})` : `${op} ${JSON.stringify(v)}`;
+}
+
+function holdsAny(wanted: string[], held: string[]): boolean {
+  for (const r of wanted) if (held.includes(r)) return true;
+  return false;
+}
+
+function firstFailed(checks: Check[], req: PolicyRequest): Check | undefined {
+  for (const c of checks) if (!c.test(c.read(req), req)) return c;
+  return undefined;
+}
+
+function failureText(c: Check, req: PolicyRequest): Text {
+  return t('条件不成立：{a} = {v} 不满足 {c}', 'condition fails: {a} = {v} does not satisfy {c}', {
+    a: c.attr,
+    v: JSON.stringify(c.read(req)) ?? 'undefined',
+    c: describe(c.cond, req),
+  });
+}
+
+function reader(path: string): (req: PolicyRequest) => unknown {
+  const parts = path.split('.');
+  return (req) => {
+    let cur: unknown = req;
+    for (const part of parts) {
+      if (cur === null || typeof cur !== 'object') return undefined;
+      cur = (cur as Record<string, unknown>)[part];
+    }
+    return cur;
+  };
+}
+
+function isReference(v: unknown): v is string {
+  return typeof v === 'string' && (v.startsWith('actor.') || v.startsWith('resource.') || v.startsWith('context.'));
+}
+
+/** Turns a condition into a test with its attribute reads and regular expressions prepared. */
+function compileTest(cond: Condition): (actual: unknown, req: PolicyRequest) => boolean {
+  if ('not' in cond) {
+    const inner = compileTest(cond.not);
+    return (a, r) => !inner(a, r);
+  }
+  if ('matches' in cond) {
+    const re = glob(cond.matches);
+    return (a) => (typeof a === 'string' ? re.test(a) : Array.isArray(a) && a.length > 0 && a.every((x) => typeof x === 'string' && re.test(x)));
+  }
+  const raw = 'equals' in cond ? cond.equals : 'in' in cond ? cond.in : cond.within;
+  const get = isReference(raw) ? reader(raw) : () => raw;
+  if ('equals' in cond) {
+    return (a, r) => {
+      const want = get(r);
+      return a === want || (typeof a === 'object' && a !== null && JSON.stringify(a) === JSON.stringify(want));
+    };
+  }
+  if ('in' in cond) {
+    return (a, r) => {
+      const set = get(r);
+      if (!Array.isArray(set)) return false;
+      return Array.isArray(a) ? a.length > 0 && a.every((x) => set.includes(x)) : set.includes(a);
+    };
+  }
+  // within: department subtrees — actor.managed_departments already holds every id below a managed department.
+  return (a, r) => {
+    const set = get(r);
+    if (!Array.isArray(set)) return false;
+    if (Array.isArray(a)) {
+      if (a.length === 0) return false;
+      for (const id of a) if (!set.includes(id)) return false;
+      return true;
+    }
+    return a !== undefined && set.includes(a);
+  };
+}
+
+function compileCheck(attr: string, cond: Condition): Check {
+  return { attr, read: reader(attr), cond, test: compileTest(cond) };
+}
+
+/** A decision whose sentence is only built when someone reads it (most decisions are never shown). */
+class LazyDecision implements Decision {
+  private text?: Text;
+  readonly rule?: string;
+
+  constructor(
+    readonly effect: Decision['effect'],
+    readonly roles: string[],
+    private readonly req: PolicyRequest,
+    readonly trace: RuleTrace[] | undefined,
+    private readonly by?: Rule,
+    readonly approval?: ApprovalChain,
+  ) {
+    this.rule = by?.id;
+  }
+
+  get reason(): Text {
+    const { by, req, approval } = this;
+    this.text ??=
+      this.effect === 'deny'
+        ? by
+          ? t('规则 {id} 禁止此操作。', 'Rule {id} forbids this.', { id: by.id })
+          : t('没有任何规则允许 {u} 执行 {a}。', 'No rule permits {u} to {a}.', { u: req.actor.userid, a: req.action })
+        : approval
+          ? t('规则 {id} 允许，但需经审批流程 {a}。', 'Permitted by rule {id}, subject to the approval chain {a}.', { id: by!.id, a: approval.id })
+          : t('规则 {id} 允许。', 'Permitted by rule {id}.', { id: by!.id });
+    return this.text;
+  }
+}
+
+function decision(effect: Decision['effect'], roles: string[], req: PolicyRequest, trace: RuleTrace[] | undefined, rule?: Rule, approval?: ApprovalChain): Decision {
+  return new LazyDecision(effect, roles, req, trace, rule, approval);
 }
