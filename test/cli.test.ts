@@ -65,6 +65,18 @@ describe('wxops run', () => {
     expect(refused.body.error.code).toBe('PLATFORM_60104');
   });
 
+  it('uses exit 4 for a command waiting for approval, with the request id, plan and approvers', () => {
+    const { code, body } = json(['member remove zhouqiang']);
+    expect(code).toBe(4);
+    expect(body).toMatchObject({ ok: false, actor: 'zhangwei', error: { code: 'APPROVAL_PENDING' } });
+    expect(body.error.details.request_id).toMatch(/^\d+$/);
+    expect(body.error.details.plan.steps[0]).toMatchObject({ api: 'user/delete' });
+    expect(body.error.details.approvers[1]).toEqual(['sunli']);
+    const approved = json(['--as', 'lina', `approval approve ${body.error.details.request_id}`]);
+    expect(approved.code).toBe(0);
+    expect(approved.body.result).toMatchObject({ step: 1, complete: false });
+  });
+
   it('answers in English with WXOPS_LANG=en and in plain text without --json', () => {
     const { body } = json(['dept remove 1'], { WXOPS_LANG: 'en' });
     expect(body.error.message).toBe('The root department cannot be removed.');

@@ -230,6 +230,23 @@ describe('context conditions and identities', () => {
     }
   });
 
+  it('treats members listed under manages as department admins of those subtrees', async () => {
+    const roles = readFileSync(join(REPO, 'policies/roles.yaml'), 'utf8').replace('manages: {}', 'manages: { zhouqiang: [销售部/华东区] }');
+    const dir = policyDir('roles.yaml', roles);
+    const w = await startWxops();
+    try {
+      const { Runtime } = await import('../src/core/runtime.js');
+      const { Session } = await import('../src/core/pipeline.js');
+      const rt = new Runtime(cleanEnv({ WXOPS_DATA_DIR: w.dataDir, WXOPS_POLICY_DIR: dir }), REPO);
+      const s = new Session({ runtime: rt, registry: createRegistry(), channel: 'repl', actor: 'zhouqiang' });
+      expect((await s.decideOnly('member add x --name 某 --dept 销售部/华东区 --mobile 13800000901')).decision.effect).toBe('permit');
+      expect((await s.decideOnly('member add x --name 某 --dept 销售部/华南区 --mobile 13800000901')).decision.effect).toBe('deny');
+      await rt.close();
+    } finally {
+      await w.close();
+    }
+  });
+
   it('maps chat identities to WeCom userids', () => {
     const set = loadPolicySet(join(REPO, 'policies'), actions);
     const engine = new PolicyEngine(set);
