@@ -23,6 +23,11 @@ function progress(r: ApprovalRequest): string {
   return r.steps.map((s, i) => `${i + 1}.${describeStep(s)}${s.approvedBy ? ` ✓${s.approvedBy}` : ''}`).join(' → ');
 }
 
+/** Each approval step and closing goes to the audit log, next to the decisions it concerns. */
+async function record(ctx: CommandContext, r: ApprovalRequest, outcome: string, detail: Record<string, unknown>): Promise<void> {
+  (await ctx.session.runtime.audit()).append({ kind: 'approval', actor: ctx.actor.userid, channel: ctx.channel, command: r.command, action: r.action, outcome, detail: { request: r.id, ...detail } });
+}
+
 async function services(ctx: CommandContext) {
   const [approvals, dir] = await Promise.all([ctx.session.runtime.approvals(), ctx.directory()]);
   return { approvals, dir };
@@ -122,8 +127,7 @@ export const approvalApprove = defineCommand({
   async run(ctx, a) {
     const { approvals, dir } = await services(ctx);
     const { request, complete, step } = await approvals.approve(a.id, ctx.actor.userid, dir);
-    const audit = await ctx.session.runtime.audit();
-    audit.append({ kind: 'approval', actor: ctx.actor.userid, channel: ctx.channel, command: request.command, action: request.action, outcome: 'approved', detail: { request: request.id, step } });
+    await record(ctx, request, 'approved', { step });
     if (!complete) {
       const next = request.steps[step]!;
       return message(
@@ -171,7 +175,7 @@ export const approvalReject = defineCommand({
   async run(ctx, a) {
     const { approvals, dir } = await services(ctx);
     const r = await approvals.reject(a.id, ctx.actor.userid, a.reason, dir);
-    (await ctx.session.runtime.audit()).append({ kind: 'approval', actor: ctx.actor.userid, channel: ctx.channel, command: r.command, action: r.action, outcome: 'rejected', detail: { request: r.id, reason: a.reason } });
+    await record(ctx, r, 'rejected', { reason: a.reason });
     return message(t('已驳回请求 {id}。', 'Rejected request {id}.', { id: r.id }), { request: r.id, status: r.status });
   },
 });
@@ -189,7 +193,7 @@ export const approvalCancel = defineCommand({
   async run(ctx, a) {
     const { approvals, dir } = await services(ctx);
     const r = await approvals.cancel(a.id, ctx.actor.userid, dir);
-    (await ctx.session.runtime.audit()).append({ kind: 'approval', actor: ctx.actor.userid, channel: ctx.channel, command: r.command, action: r.action, outcome: 'cancelled', detail: { request: r.id } });
+    await record(ctx, r, 'cancelled', {});
     return message(t('已撤销请求 {id}。', 'Cancelled request {id}.', { id: r.id }), { request: r.id, status: r.status });
   },
 });

@@ -82,34 +82,20 @@ export class ApprovalService {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async create(input: {
-    chain: ApprovalChain;
-    requester: string;
-    channel: string;
-    room?: string;
-    command: string;
-    commandName: string;
-    action: string;
-    resource: Record<string, unknown>;
-    plan: Plan;
-    planHash: string;
-    dir: Directory;
-  }): Promise<ApprovalRequest> {
+  async create(
+    input: Pick<ApprovalRequest, 'requester' | 'channel' | 'room' | 'command' | 'commandName' | 'action' | 'resource' | 'plan' | 'planHash'> & {
+      chain: ApprovalChain;
+      dir: Directory;
+    },
+  ): Promise<ApprovalRequest> {
     const id = await this.nextId();
     const created = this.now();
     const steps = input.chain.steps.map((s) => ({ role: s.role, of: s.of, eligible: eligibleFor(s, input.requester, input.resource, input.dir) }));
+    const { chain, dir: _dir, ...asked } = input;
     const request: ApprovalRequest = {
+      ...asked,
       id,
-      chain: input.chain.id,
-      requester: input.requester,
-      channel: input.channel,
-      room: input.room,
-      command: input.command,
-      commandName: input.commandName,
-      action: input.action,
-      resource: input.resource,
-      plan: input.plan,
-      planHash: input.planHash,
+      chain: chain.id,
       steps,
       status: 'pending',
       createdAt: created.toISOString(),
