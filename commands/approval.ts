@@ -19,8 +19,8 @@ const STATUS: Record<string, Text> = {
   failed: t('执行失败', 'failed'),
 };
 
-function progress(r: ApprovalRequest): string {
-  return r.steps.map((s, i) => `${i + 1}.${describeStep(s)}${s.approvedBy ? ` ✓${s.approvedBy}` : ''}`).join(' → ');
+function progress(r: ApprovalRequest, lang: 'zh' | 'en'): string {
+  return r.steps.map((s, i) => `${i + 1}.${describeStep(s, lang)}${s.approvedBy ? ` ✓${s.approvedBy}` : ''}`).join(' → ');
 }
 
 /** Each approval step and closing goes to the audit log, next to the decisions it concerns. */
@@ -64,7 +64,7 @@ export const approvalList = defineCommand({
           id: r.id,
           requester: r.requester,
           command: r.command,
-          steps: progress(r),
+          steps: progress(r, ctx.lang),
           status: STATUS[r.status]![ctx.lang],
           expires: formatTime(r.expiresAt),
         })),
@@ -93,7 +93,7 @@ export const approvalShow = defineCommand({
         { label: t('审批流程', 'chain'), value: r.chain },
         ...r.steps.map((s, i) => ({
           label: t('第 {n} 步', 'step {n}', { n: i + 1 }),
-          value: `${describeStep(s)}: ${s.approvedBy ? `✓ ${s.approvedBy} ${formatTime(s.at!)}` : `${ctx.lang === 'zh' ? '可审批' : 'can approve'}: ${s.eligible.join(', ')}`}`,
+          value: `${describeStep(s, ctx.lang)}: ${s.approvedBy ? `✓ ${s.approvedBy} ${formatTime(s.at!)}` : `${ctx.lang === 'zh' ? '可审批' : 'can approve'}: ${s.eligible.join(', ')}`}`,
         })),
         { label: t('创建', 'created'), value: formatTime(r.createdAt) },
         { label: t('过期', 'expires'), value: formatTime(r.expiresAt) },
@@ -130,13 +130,12 @@ export const approvalApprove = defineCommand({
     await record(ctx, request, 'approved', { step });
     if (!complete) {
       const next = request.steps[step]!;
+      const who = next.eligible.join(', ');
       return message(
-        t('已同意请求 {id} 的第 {n} 步；下一步（{role}）由 {who} 审批。', 'Approved step {n} of request {id}; the next step ({role}) is for {who}.', {
-          id: request.id,
-          n: step,
-          role: describeStep(next),
-          who: next.eligible.join(', '),
-        }),
+        {
+          zh: `已同意请求 ${request.id} 的第 ${step} 步；下一步（${describeStep(next, 'zh')}）由 ${who} 审批。`,
+          en: `Approved step ${step} of request ${request.id}; the next step (${describeStep(next, 'en')}) is for ${who}.`,
+        },
         { request: request.id, step, complete: false },
       );
     }

@@ -133,15 +133,11 @@ export class ApprovalService {
     // Eligibility is checked again now: the organisation or the policy may have changed since.
     const eligible = eligibleFor(step, r.requester, r.resource, dir);
     if (!eligible.includes(approver)) {
-      throw new DeniedError(
-        t('{u} 不能审批请求 {id} 的第 {n} 步（{role}）；可以审批的人：{who}。', '{u} may not approve step {n} ({role}) of request {id}; who can: {who}.', {
-          u: approver,
-          id: r.id,
-          n: index + 1,
-          role: describeStep(step),
-          who: eligible.join(', ') || '—',
-        }),
-      );
+      const who = eligible.join(', ') || '—';
+      throw new DeniedError({
+        zh: `${approver} 不能审批请求 ${r.id} 的第 ${index + 1} 步（${describeStep(step, 'zh')}）；可以审批的人：${who}。`,
+        en: `${approver} may not approve step ${index + 1} (${describeStep(step, 'en')}) of request ${r.id}; who can: ${who}.`,
+      });
     }
     step.approvedBy = approver;
     step.at = this.now().toISOString();
@@ -229,8 +225,10 @@ export class ApprovalService {
   }
 }
 
-export function describeStep(s: { role: string; of?: string }): string {
-  return s.of ? `${s.role} of ${s.of}` : s.role;
+export function describeStep(s: { role: string; of?: string }, lang: 'zh' | 'en' = 'en'): string {
+  if (!s.of) return s.role;
+  if (lang === 'zh') return `${s.role}（${s.of === 'resource' ? '所涉部门' : '发起人所在部门'}）`;
+  return `${s.role} of ${s.of === 'resource' ? 'the affected departments' : "the requester's departments"}`;
 }
 
 function normalizeId(id: string): string {

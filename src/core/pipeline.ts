@@ -83,7 +83,11 @@ export class Session {
       });
       decided = true;
       await this.audit({ kind: 'decision', command: text, action: command.action, resource, rule: decision.rule, outcome: decision.effect });
-      if (decision.effect === 'deny') throw denial(command, decision, whoCan(dir, command.action, resource, this.opts.channel));
+      if (decision.effect === 'deny') {
+        // Only on the way out: the trace says which conditional grant came closest, for the message.
+        const explained = decision.rule ? decision : dir.policy.explain({ actor: dir.actor(actor.userid), action: command.action, resource, context: { channel: this.opts.channel, room: this.opts.room } });
+        throw denial(command, explained, whoCan(dir, command.action, resource, this.opts.channel));
+      }
       const plan = command.plan ? await command.plan(ctx, parsed.args, resource) : undefined;
       if (dryRun && plan) {
         await this.audit({ kind: 'result', command: text, action: command.action, outcome: 'dry-run' });
@@ -141,11 +145,11 @@ export class Session {
       dir,
     });
     await this.audit({ kind: 'approval', command: text, action: command.action, resource, rule: decision.rule, outcome: 'requested', detail: { request: request.id, chain: request.chain } });
-    const steps = request.steps.map((s, i) => `${i + 1}. ${describeStep(s)}: ${s.eligible.join(', ') || '—'}`);
+    const steps = (lang: 'zh' | 'en') => request.steps.map((s, i) => `${i + 1}. ${describeStep(s, lang)}: ${s.eligible.join(', ') || '—'}`);
     return new ApprovalPending(
       {
-        zh: `${command.name} 需要审批，已创建请求 ${request.id}（${formatTime(request.expiresAt)} 前有效）。审批步骤：${steps.join('；')}。计划：${plan.summary.zh}`,
-        en: `${command.name} needs approval: request ${request.id} was created (valid until ${formatTime(request.expiresAt)}). Steps: ${steps.join('; ')}. Plan: ${plan.summary.en}`,
+        zh: `${command.name} 需要审批，已创建请求 ${request.id}（${formatTime(request.expiresAt)} 前有效）。审批步骤：${steps('zh').join('；')}。计划：${plan.summary.zh}`,
+        en: `${command.name} needs approval: request ${request.id} was created (valid until ${formatTime(request.expiresAt)}). Steps: ${steps('en').join('; ')}. Plan: ${plan.summary.en}`,
       },
       { request_id: request.id, approvers: request.steps.map((s) => s.eligible), plan, expires_at: request.expiresAt },
     );
@@ -241,10 +245,15 @@ function asWxopsError(err: unknown): WxopsError {
 function denial(command: AnyCommand, decision: Decision, instead: string[]): DeniedError {
   const shown = instead.slice(0, 6);
   const more = instead.length > shown.length ? `…（+${instead.length - shown.length}）` : '';
+  // A grant whose role the actor holds but whose condition failed is more useful than "no rule permits".
+  const near = decision.rule ? undefined : decision.trace?.find((tr) => !tr.applied && tr.rule.effect === 'permit' && tr.rule.roles.some((r) => decision.roles.includes(r)));
+  const reason = near
+    ? { zh: `规则 ${near.rule.id} 只在条件成立时允许，而${near.why.zh}。`, en: `rule ${near.rule.id} permits it only when its condition holds, and the ${near.why.en}.` }
+    : decision.reason;
   return new DeniedError(
     {
-      zh: `无权执行 ${command.name}：${decision.reason.zh}${shown.length ? `可以执行的人：${shown.join('、')}${more}。` : ''}`,
-      en: `Not allowed to run ${command.name}: ${decision.reason.en}${shown.length ? ` Who can: ${shown.join(', ')}${more ? ` and ${instead.length - shown.length} more` : ''}.` : ''}`,
+      zh: `无权执行 ${command.name}：${reason.zh}${shown.length ? `可以执行的人：${shown.join('、')}${more}。` : ''}`,
+      en: `Not allowed to run ${command.name}: ${reason.en}${shown.length ? ` Who can: ${shown.join(', ')}${more ? ` and ${instead.length - shown.length} more` : ''}.` : ''}`,
     },
     { ...(decision.rule ? { rule: decision.rule } : {}), who_can: instead },
   );
