@@ -1,5 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchAudit } from './audit.js';
 import { benchColdStart } from './cold-start.js';
 import { benchImport } from './import.js';
 import { benchPipeline } from './pipeline.js';
@@ -12,3 +13,4 @@ console.log(`wxops bench — node ${process.version}, ${new Date().toISOString()
 if (!only || only === 'cold') benchColdStart(repo);
 if (!only || only === 'pipeline') await benchPipeline();
 if (!only || only === 'import') await benchImport();
+if (!only || only === 'audit') await benchAudit();
