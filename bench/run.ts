@@ -4,13 +4,20 @@ import { benchAudit } from './audit.js';
 import { benchColdStart } from './cold-start.js';
 import { benchImport } from './import.js';
 import { benchPipeline } from './pipeline.js';
+import { benchPolicy, policyWorker } from './policy.js';
 
 /** `npm run bench`: every performance target, measured side by side with its peer in one run. */
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const only = process.argv[2];
 
+if (only === 'policy-worker') {
+  await policyWorker(process.argv[3] as 'wxops' | 'cedar' | 'casbin', Number(process.argv[4]));
+  process.exit(0);
+}
+
 console.log(`wxops bench — node ${process.version}, ${new Date().toISOString()}`);
 if (!only || only === 'cold') benchColdStart(repo);
 if (!only || only === 'pipeline') await benchPipeline();
 if (!only || only === 'import') await benchImport();
+if (!only || only === 'policy') await benchPolicy(fileURLToPath(import.meta.url));
 if (!only || only === 'audit') await benchAudit();

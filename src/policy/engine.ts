@@ -54,8 +54,8 @@ export class PolicyEngine {
   private readonly approvalByAction = new Map<string, ApprovalChain | null>();
   private readonly roleClosure = new Map<string, string[]>();
   private readonly compiled: CompiledRule[];
-  /** Roles per (userid, leads-something): the only two facts role membership depends on. */
-  private readonly roleCache = new Map<string, string[]>();
+  /** Roles per userid, as [when leading nothing, when leading something]: all membership depends on. */
+  private readonly roleCache = new Map<string, [string[] | undefined, string[] | undefined]>();
 
   constructor(readonly set: PolicySet) {
     for (const name of Object.keys(set.roles)) this.roleClosure.set(name, this.closure(name, new Set()));
@@ -68,13 +68,10 @@ export class PolicyEngine {
 
   /** Roles an actor holds, with the roles those inherit. */
   rolesOf(actor: PolicyActor): string[] {
-    const key = `${actor.userid}\u0000${actor.managed_departments.length > 0 ? 1 : 0}`;
-    let roles = this.roleCache.get(key);
-    if (!roles) {
-      roles = this.computeRoles(actor);
-      this.roleCache.set(key, roles);
-    }
-    return roles;
+    let entry = this.roleCache.get(actor.userid);
+    if (!entry) this.roleCache.set(actor.userid, (entry = [undefined, undefined]));
+    const leads = actor.managed_departments.length > 0 ? 1 : 0;
+    return (entry[leads] ??= this.computeRoles(actor));
   }
 
   private computeRoles(actor: PolicyActor): string[] {
