@@ -191,38 +191,38 @@ async function build(name: EngineName, all: Spec[], n: number): Promise<Engine<a
 }
 
 /**
- * Times one engine at one size, in its own process: engines do not share a JIT (a shared timing loop
- * turned megamorphic and crashed V8 20 inside cedar-wasm), and each starts equally warm.
+ * Decides the request set and times one engine at one size, in its own process: engines never share
+ * a JIT (running cedar-wasm beside the others crashed Node 20's V8 deoptimizer), and each starts
+ * equally warm. The parent compares the decisions.
  */
 export async function policyWorker(name: EngineName, n: number): Promise<void> {
   const all = specs(n);
   const engine = await build(name, all, n);
-  const r = time(engine, requests(4000, all), name === 'wxops' ? 100_000 : 20_000);
-  process.stdout.write(`${JSON.stringify(r)}\n`);
+  const reqs = requests(4000, all);
+  const decisions = reqs.map((r) => (engine.decide(engine.prepare(r)) ? '1' : '0')).join('');
+  const r = time(engine, reqs, name === 'wxops' ? 100_000 : 20_000);
+  process.stdout.write(`${JSON.stringify({ ...r, decisions })}\n`);
 }
 
 export async function benchPolicy(script: string): Promise<void> {
   console.log('\nPolicy decision latency (each engine × size in its own process; each call timed alone with hrtime, ~50 ns timer cost included)');
   const results = new Map<string, { p50: number; p99: number }>();
   for (const n of [10, 100, 1000]) {
-    const all = specs(n);
-    const reqs = requests(4000, all);
-    const engines = { wxops: ours(all), cedar: await cedar(all, `check${n}`), casbin: await casbin(all) };
-    // Equivalence first: the figures mean nothing unless the three say the same thing.
-    let allowed = 0;
-    for (const [i, r] of reqs.entries()) {
-      const a = engines.wxops.decide(engines.wxops.prepare(r));
-      const b = engines.cedar.decide(engines.cedar.prepare(r));
-      const c = engines.casbin.decide(engines.casbin.prepare(r));
-      if (a !== b || a !== c) throw new Error(`engines disagree at ${n} rules on request ${i} ${JSON.stringify(r)}: wxops ${a}, cedar ${b}, casbin ${c}`);
-      if (a) allowed++;
-    }
-    console.log(`  ${n} rules: the three engines agree on all ${reqs.length} requests (${allowed} allowed, ${reqs.length - allowed} denied)`);
-    for (const name of ['wxops', 'cedar', 'casbin'] as const) {
+    const runs = (['wxops', 'cedar', 'casbin'] as const).map((name) => {
       const out = execFileSync(process.execPath, [script, 'policy-worker', name, String(n)], { encoding: 'utf8' });
-      const r = JSON.parse(out.trim().split('\n').pop()!) as { p50: number; p99: number };
-      results.set(`${name}@${n}`, r);
-      line(`${name.padEnd(7)} ${String(n).padStart(4)} rules: p50 / p99`, `${fmtMs(r.p50)} / ${fmtMs(r.p99)}`);
+      return { name, ...(JSON.parse(out.trim().split('\n').pop()!) as { p50: number; p99: number; decisions: string }) };
+    });
+    // Equivalence first: the figures mean nothing unless the three say the same thing on every request.
+    const [ours, ...peers] = runs;
+    for (const peer of peers) {
+      const i = [...ours!.decisions].findIndex((d, k) => d !== peer.decisions[k]);
+      if (i !== -1) throw new Error(`engines disagree at ${n} rules on request ${i} ${JSON.stringify(requests(4000, specs(n))[i])}: wxops ${ours!.decisions[i]}, ${peer.name} ${peer.decisions[i]}`);
+    }
+    const allowed = [...ours!.decisions].filter((d) => d === '1').length;
+    console.log(`  ${n} rules: the three engines agree on all ${ours!.decisions.length} requests (${allowed} allowed, ${ours!.decisions.length - allowed} denied)`);
+    for (const r of runs) {
+      results.set(`${r.name}@${n}`, r);
+      line(`${r.name.padEnd(7)} ${String(n).padStart(4)} rules: p50 / p99`, `${fmtMs(r.p50)} / ${fmtMs(r.p99)}`);
     }
   }
   const w = (n: number) => results.get(`wxops@${n}`)!;
