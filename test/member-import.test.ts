@@ -25,12 +25,21 @@ async function xlsx(name: string, rows: (string | number)[][]): Promise<string> 
 }
 
 describe('member import', () => {
-  it('writes a template the importer reads back', async () => {
+  it('writes a template the importer reads back, and refuses the untouched example row', async () => {
     const file = join(w.dataDir, 'template.xlsx');
     okData(await w.run(`member template ${file}`));
     const o = await w.run(`member import ${file} --dry-run`);
-    const plan = okData(o).plan;
-    expect(plan.steps.length).toBe(1);
+    expect(o.exitCode).toBe(2);
+    expect(o.error!.code).toBe('IMPORT_INVALID_ROWS');
+    expect(o.error!.text.zh).toContain('第 4 行是模板自带的示例');
+  });
+
+  it('shows ignored columns with the plan', async () => {
+    const file = join(w.dataDir, 'extra-column.csv');
+    writeFileSync(file, ['姓名,帐号,手机,部门,工位', '冯五,fengwu,13966660031,销售部,A-12'].join('\r\n'));
+    const plan = okData(await w.run(`member import ${file} --dry-run`)).plan;
+    expect(plan.steps).toHaveLength(1);
+    expect(plan.notes.map((n: { zh: string }) => n.zh).join()).toContain('忽略未知的列“工位”');
   });
 
   it('validates, plans, applies, and is unchanged when run again', async () => {

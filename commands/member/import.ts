@@ -32,6 +32,7 @@ interface RowPlan {
 
 interface Analysis {
   file: string;
+  warnings: Text[];
   rows: RowPlan[];
   departments: number[];
 }
@@ -112,7 +113,7 @@ async function analyse(ctx: CommandContext, file: string): Promise<Analysis> {
     };
     return plan;
   });
-  return { file, rows, departments: [...departments] };
+  return { file, warnings: sheet.warnings, rows, departments: [...departments] };
 }
 
 function resolveRowDepartments(org: OrgTree, m: SheetMember, plan: RowPlan): number[] | undefined {
@@ -180,6 +181,7 @@ export const memberImport = defineCommand({
         n: c.unchanged,
         i: c.invalid,
       }),
+      notes: analysis.warnings.length ? analysis.warnings : undefined,
       steps: analysis.rows.flatMap((r) => (r.step ? [r.step] : [])),
     };
   },
