@@ -39,11 +39,34 @@ export function resolveRetry(cfg: RetryConfig = {}): RetryPolicy {
   return out;
 }
 
-/** Business errcodes that mean "this token is no good": an expired token often answers 40014, not 42001. */
-export const TOKEN_ERRCODES: ReadonlySet<number> = new Set([40014, 42001, 40001]);
-/** Errcodes worth a backoff and another try. */
-export const BACKOFF_ERRCODES: ReadonlySet<number> = new Set([-1, 45033]);
-export const RATE_LIMIT_ERRCODE = 45009;
+/**
+ * Which errcodes mean what, per platform:
+ * - `token`: "this token is no good" (an expired token often answers 40014, not 42001);
+ * - `backoff`: worth a backoff and another try;
+ * - `wait`: a per-minute limit — wait for the window once, then one more try.
+ */
+export interface ErrcodeRules {
+  token: ReadonlySet<number>;
+  backoff: ReadonlySet<number>;
+  wait: ReadonlySet<number>;
+}
+
+/** WeCom (wecom.md §9): 45009 is the per-minute frequency limit. */
+export const WECOM_ERRCODES: ErrcodeRules = {
+  token: new Set([40014, 42001, 40001]),
+  backoff: new Set([-1, 45033]),
+  wait: new Set([45009]),
+};
+
+/**
+ * Official Account (mp.md §10): 45011 is the per-minute limit; 45009 is the DAILY quota, so waiting a
+ * minute cannot help and it fails at once with a sentence saying so.
+ */
+export const MP_ERRCODES: ErrcodeRules = {
+  token: new Set([40014, 42001, 40001]),
+  backoff: new Set([-1]),
+  wait: new Set([45011]),
+};
 
 /** Delay before retry number `retry` (1-based): base × 2^(retry−1), jittered into its upper half, capped. */
 export function backoffDelay(policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>, retry: number, random: () => number = Math.random): number {
@@ -74,11 +97,20 @@ const READ_POSTS: ReadonlySet<string> = new Set([
   'externalcontact/get_contact_way',
   'oa/getapprovalinfo',
   'oa/getapprovaldetail',
+  // Official Account reads sent as POST (mp.md).
+  'tags/getidlist',
+  'user/tag/get',
+  'user/info/batchget',
+  'message/mass/get',
+  'message/mass/speed/get',
+  'menu/trymatch',
+  'wxopen/wxamplinkget',
+  'openapi/quota/get',
 ]);
 
 /** Whether sending this call twice is harmless (reads). Writes are never silently repeated after a transport failure. */
 export function isIdempotent(api: string, method: 'GET' | 'POST'): boolean {
-  return method === 'GET' ? !WRITE_GETS.test(api) : READ_POSTS.has(api);
+  return method === 'GET' ? !WRITE_GETS.test(api) : READ_POSTS.has(api) || api.startsWith('datacube/');
 }
 
 /** What happened so far in one call; the client keeps one per call. */
@@ -99,18 +131,18 @@ export type Decision =
   | { kind: 'fail' };
 
 /** What to do after the platform answered with a non-zero errcode. Updates `state` when it says retry. */
-export function decideOnErrcode(errcode: number, state: RetryState, policy: RetryPolicy): Decision {
-  if (TOKEN_ERRCODES.has(errcode)) {
+export function decideOnErrcode(errcode: number, state: RetryState, policy: RetryPolicy, rules: ErrcodeRules = WECOM_ERRCODES): Decision {
+  if (rules.token.has(errcode)) {
     if (state.tokenRefreshed) return { kind: 'fail' };
     state.tokenRefreshed = true;
     return { kind: 'refresh-token' };
   }
-  if (BACKOFF_ERRCODES.has(errcode)) {
+  if (rules.backoff.has(errcode)) {
     if (state.retries >= policy.maxRetries) return { kind: 'fail' };
     state.retries++;
     return { kind: 'retry', delayMs: backoffDelay(policy, state.retries), reason: errcode === -1 ? 'busy' : 'concurrency' };
   }
-  if (errcode === RATE_LIMIT_ERRCODE) {
+  if (rules.wait.has(errcode)) {
     if (state.rateLimitWaited) return { kind: 'fail' };
     state.rateLimitWaited = true;
     return { kind: 'retry', delayMs: policy.rateLimitWaitMs, reason: 'rate-limit' };
@@ -137,7 +169,7 @@ export function localErrcodeFor(kind: TransportErrorKind): number {
  * The error for a call that got no usable answer. For a write that may have reached the platform, says
  * the outcome is unknown and to check before retrying; for reads and unmade connections, to check the network.
  */
-export function transportFailure(api: string, err: TransportError, idempotent: boolean): PlatformError {
+export function transportFailure(api: string, err: TransportError, idempotent: boolean, platform: 'wecom' | 'mp' = 'wecom'): PlatformError {
   const code = localErrcodeFor(err.kind);
   const what = {
     timeout: ['超时没有应答', 'did not answer in time'],
@@ -145,24 +177,31 @@ export function transportFailure(api: string, err: TransportError, idempotent: b
     'bad-response': ['返回了无法识别的应答', 'sent an answer that is not JSON'],
     connect: ['无法连接', 'could not be reached'],
   }[err.kind];
-  const params = { api, zh: what[0], en: what[1] };
+  const params = {
+    api,
+    zh: what[0],
+    en: what[1],
+    pzh: platform === 'mp' ? '公众号' : '企业微信',
+    pen: platform === 'mp' ? 'Official Account' : 'WeCom',
+    env: platform === 'mp' ? 'WXOPS_MP_BASE_URL' : 'WXOPS_WECOM_BASE_URL',
+  };
   let text;
   if (err.kind === 'connect') {
     text = t(
-      '企业微信接口 {api} {zh}（重试后仍失败），本次操作没有执行：请检查网络和 WXOPS_WECOM_BASE_URL 后再试。',
-      'The WeCom API {api} {en} (retries did not help), so nothing was done: check the network and WXOPS_WECOM_BASE_URL, then try again.',
+      '{pzh}接口 {api} {zh}（重试后仍失败），本次操作没有执行：请检查网络和 {env} 后再试。',
+      'The {pen} API {api} {en} (retries did not help), so nothing was done: check the network and {env}, then try again.',
       params,
     );
   } else if (idempotent) {
     text = t(
-      '企业微信接口 {api} {zh}，重试后仍失败：请检查网络后再试。',
-      'The WeCom API {api} {en} and retries did not help: check the network and try again.',
+      '{pzh}接口 {api} {zh}，重试后仍失败：请检查网络后再试。',
+      'The {pen} API {api} {en} and retries did not help: check the network and try again.',
       params,
     );
   } else {
     text = t(
-      '企业微信接口 {api} {zh}，这次写入是否生效未知：请先查看当前数据，确认没有生效后再重试。',
-      'The WeCom API {api} {en}, so whether this write took effect is unknown: check the current data before trying again.',
+      '{pzh}接口 {api} {zh}，这次写入是否生效未知：请先查看当前数据，确认没有生效后再重试。',
+      'The {pen} API {api} {en}, so whether this write took effect is unknown: check the current data before trying again.',
       params,
     );
   }
