@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { PolicyEngine, type PolicyRequest } from '../src/policy/engine.js';
 import type { PolicySet, Rule } from '../src/policy/model.js';
+import { prng } from '../src/sim/random.js';
 import { fmtMs, line, percentile } from './stats.js';
 
 /**
@@ -24,16 +25,6 @@ interface Spec {
   cond: { kind: 'none' } | { kind: 'within' } | { kind: 'users'; users: string[] };
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function specs(n: number): Spec[] {
   const rand = prng(n);

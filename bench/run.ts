@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAudit } from './audit.js';
+import { benchCallback } from './callback.js';
 import { benchColdStart } from './cold-start.js';
 import { benchImport } from './import.js';
 import { benchPipeline } from './pipeline.js';
@@ -21,3 +22,4 @@ if (!only || only === 'pipeline') await benchPipeline();
 if (!only || only === 'import') await benchImport();
 if (!only || only === 'policy') await benchPolicy(fileURLToPath(import.meta.url));
 if (!only || only === 'audit') await benchAudit();
+if (!only || only === 'callback') await benchCallback();

@@ -7,9 +7,31 @@ import { tagCommands } from './tag.js';
 import { approvalCommands } from './approval.js';
 import { auditCommands } from './audit.js';
 import { policyCommands } from './policy.js';
+import { menuCommands } from './menu.js';
+import { autoreplyCommands } from './autoreply.js';
+import { followerCommands } from './follower.js';
+import { mptagCommands } from './mptag.js';
+import { pushCommands } from './push.js';
+import { miniprogramCommands } from './miniprogram.js';
+import { statsCommands } from './stats.js';
 
 /** Every command wxops knows; one module per group (ARCHITECTURE §4). */
-export const allCommands: AnyCommand[] = [...deptCommands, ...memberCommands, ...tagCommands, ...approvalCommands, ...auditCommands, ...policyCommands, help];
+export const allCommands: AnyCommand[] = [
+  ...deptCommands,
+  ...memberCommands,
+  ...tagCommands,
+  ...menuCommands,
+  ...autoreplyCommands,
+  ...followerCommands,
+  ...mptagCommands,
+  ...pushCommands,
+  ...miniprogramCommands,
+  ...statsCommands,
+  ...approvalCommands,
+  ...auditCommands,
+  ...policyCommands,
+  help,
+];
 
 export function createRegistry(): Registry {
   return new Registry(allCommands);

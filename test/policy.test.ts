@@ -35,7 +35,7 @@ const rules = readFileSync(join(REPO, 'policies/rules.yaml'), 'utf8');
 describe('policy files are checked on load, with file and line', () => {
   it('loads the shipped set', () => {
     const set = loadPolicySet(join(REPO, 'policies'), actions);
-    expect(Object.keys(set.roles)).toEqual(['super-admin', 'dept-admin', 'member']);
+    expect(Object.keys(set.roles)).toEqual(['super-admin', 'dept-admin', 'member', 'content-team', 'content-lead']);
     expect(set.approvals[0]!.expiresMs).toBe(24 * 3_600_000);
   });
 

@@ -2,26 +2,34 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { Runtime } from '../core/runtime.js';
 
 /**
- * `wxops serve`: the long-running service on 127.0.0.1. It answers `GET /healthz` today; the chat
- * channels, platform callbacks and the scheduler mount their routes here as they arrive.
+ * `wxops serve`: the long-running service on 127.0.0.1 (ARCHITECTURE §2): `GET /healthz`, and
+ * `/mp/callback` for the Official Account's messages and events. In sandbox mode it points the
+ * embedded simulator's server URL at itself, so a follower's message made through `/_sim/` flows through
+ * wxops exactly as in live mode. Policy edits take effect without a restart.
  */
 export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
-export async function serve(opts: { port?: number; host?: string }): Promise<number> {
-  const runtime = new Runtime();
+export interface RunningServer {
+  port: number;
+  url: string;
+  /** Sandbox only: the embedded simulator's `/_sim` control URL. */
+  simulator?: string;
+  /** Writes buffered counters; tests call it before reading statistics. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startServer(runtime: Runtime, opts: { port?: number; host?: string } = {}): Promise<RunningServer> {
   const started = Date.now();
-  const routes = new Map<string, Route>([
-    [
-      'GET /healthz',
-      (_req, res) =>
-        json(res, 200, {
-          ok: true,
-          mode: runtime.mode,
-          uptime_s: Math.round((Date.now() - started) / 1000),
-        }),
-    ],
-  ]);
+  const host = opts.host ?? '127.0.0.1';
+  const routes = new Map<string, Route>();
   const stopWatching = await watchPolicy(runtime);
+  const mp = await mountMpCallback(runtime, routes);
+  // In the sandbox, where the simulator's control surface is, so people and tests can play the followers.
+  const simulator = (await runtime.platform()).controlUrl;
+  routes.set('GET /healthz', (_req, res) =>
+    json(res, 200, { ok: true, mode: runtime.mode, uptime_s: Math.round((Date.now() - started) / 1000), ...(simulator ? { simulator } : {}) }),
+  );
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://wxops').pathname;
     const route = routes.get(`${req.method} ${path}`);
@@ -30,21 +38,38 @@ export async function serve(opts: { port?: number; host?: string }): Promise<num
       if (!res.headersSent) json(res, 500, { ok: false, error: 'internal error' });
     });
   });
-  const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 8080, host, () => resolve());
   });
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : opts.port;
-  process.stderr.write(`wxops serve: listening on http://${host}:${port} (${runtime.mode === 'sandbox' ? 'sandbox' : 'live'} mode)\n`);
+  const port = typeof address === 'object' && address ? address.port : (opts.port ?? 8080);
+  const url = `http://${host}:${port}`;
+  if (mp) await mp.connectSandbox(`${url}/mp/callback`);
+  return {
+    port,
+    url,
+    simulator,
+    flush: async () => mp?.flush(),
+    async close() {
+      stopWatching();
+      await mp?.flush();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export async function serve(opts: { port?: number; host?: string }): Promise<number> {
+  const runtime = new Runtime();
+  const running = await startServer(runtime, opts);
+  process.stderr.write(`wxops serve: listening on ${running.url} (${runtime.mode === 'sandbox' ? 'sandbox' : 'live'} mode)\n`);
+  if (running.simulator) process.stderr.write(`wxops serve: sandbox simulator control at ${running.simulator} (e.g. POST ${running.simulator}/mp/events)\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  stopWatching();
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await running.close();
   await runtime.close();
   return 0;
 }
@@ -52,6 +77,51 @@ export async function serve(opts: { port?: number; host?: string }): Promise<num
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   res.end(JSON.stringify(body));
+}
+
+/**
+ * Mounts `/mp/callback` when the account's server-URL token is configured (always in the sandbox).
+ * Returns how to flush its counters and, in the sandbox, how to point the simulator at it.
+ */
+async function mountMpCallback(runtime: Runtime, routes: Map<string, Route>): Promise<{ flush(): Promise<void>; connectSandbox(url: string): Promise<void> } | undefined> {
+  const platform = await runtime.platform();
+  const cfg = platform.config.mp;
+  const log = await runtime.logger();
+  if (!cfg.callbackToken || !cfg.appId) {
+    log.info({}, 'mp callback not mounted: WXOPS_MP_TOKEN / WXOPS_MP_APPID not set');
+    return undefined;
+  }
+  const [{ CallbackVerifier }, { MpCallback }, { EventCounters }, { recordPushResult }] = await Promise.all([
+    import('../platform/callback/index.js'),
+    import('../mp/callback.js'),
+    import('../mp/counters.js'),
+    import('../mp/pushes.js'),
+  ]);
+  const store = await runtime.store();
+  const counters = new EventCounters(store);
+  const handler = new MpCallback({
+    verifier: new CallbackVerifier({ platform: 'mp', token: cfg.callbackToken, aesKey: cfg.callbackAesKey, receiveId: cfg.appId }),
+    store,
+    counters,
+    mp: platform.mp,
+    logger: log,
+    onMassSendFinished: (msgId, result) => recordPushResult(store, msgId, result),
+  });
+  const route: Route = (req, res) => handler.route(req, res);
+  routes.set('GET /mp/callback', route);
+  routes.set('POST /mp/callback', route);
+  return {
+    flush: () => counters.flush(),
+    async connectSandbox(url: string) {
+      if (!platform.controlUrl) return;
+      const res = await fetch(`${platform.controlUrl}/mp/server`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ url, mode: 'safe' }),
+      });
+      if (!res.ok) log.warn({ status: res.status }, 'could not point the sandbox simulator at /mp/callback');
+    },
+  };
 }
 
 /**

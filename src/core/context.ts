@@ -1,6 +1,7 @@
 import type { Lang } from './i18n.js';
 import type { ContactsApi } from '../platform/wecom/contacts.js';
-import type { WecomClient } from '../platform/wecom/client.js';
+import type { MpApi } from '../platform/mp/api.js';
+import type { Platform } from './runtime.js';
 import type { OrgTree } from './org.js';
 import type { Registry } from './registry.js';
 import type { Store } from '../store/store.js';
@@ -33,8 +34,10 @@ export interface CommandContext {
   registry: Registry;
   /** Contacts API (contacts-sync secret); starts the sandbox simulator on first use. */
   contacts(): Promise<ContactsApi>;
-  /** The raw client, for running plan steps. */
-  platform(): Promise<{ client: WecomClient; contacts: ContactsApi }>;
+  /** The Official Account API (reads; writes are plan steps). */
+  mp(): Promise<MpApi>;
+  /** The raw clients, for running plan steps. */
+  platform(): Promise<Platform>;
   /** The department tree with memberships, fetched once per command. */
   org(): Promise<OrgTree>;
   store(): Promise<Store>;

@@ -24,7 +24,7 @@ export interface ExecuteOptions {
  * has finished), reporting progress. This is the one loop every mutating command uses.
  */
 export async function executePlan(ctx: CommandContext, plan: Plan, opts: ExecuteOptions = {}): Promise<StepOutcome[]> {
-  const { client } = await ctx.platform();
+  const { client, mp } = await ctx.platform();
   const outcomes: StepOutcome[] = [];
   const failedRows = new Set<number>();
   const waves = new Map<number, PlanStep[]>();
@@ -42,13 +42,8 @@ export async function executePlan(ctx: CommandContext, plan: Plan, opts: Execute
           continue;
         }
         try {
-          const response = await client.call(step.api, {
-            secret: step.secret,
-            method: step.method,
-            query: step.query,
-            body: step.body,
-            signal: ctx.signal,
-          });
+          const call = { method: step.method, query: step.query, body: step.body, signal: ctx.signal };
+          const response = step.secret === 'mp' ? await mp.client.request(step.api, call) : await client.call(step.api, { ...call, secret: step.secret });
           outcomes.push({ step, ok: true, response });
         } catch (err) {
           const error = err instanceof WxopsError ? err : new RuntimeFailure('INTERNAL', t('内部错误：{m}', 'Internal error: {m}', { m: (err as Error).message }));

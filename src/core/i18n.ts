@@ -9,16 +9,25 @@ export interface Text {
   en: string;
 }
 
-/** Build a bilingual text; `{name}` placeholders are filled from `params` in both languages. */
+/**
+ * Build a bilingual text; `{name}` placeholders are filled from `params` in both languages. A param that
+ * is itself a `Text` goes in in the matching language.
+ */
 export function t(zh: string, en: string, params?: Record<string, unknown>): Text {
   if (!params) return { zh, en };
-  return { zh: fill(zh, params), en: fill(en, params) };
+  return { zh: fill(zh, params, 'zh'), en: fill(en, params, 'en') };
 }
 
-function fill(template: string, params: Record<string, unknown>): string {
-  return template.replace(/\{(\w+)\}/g, (whole, key: string) =>
-    key in params ? String(params[key]) : whole,
-  );
+function isText(v: unknown): v is Text {
+  return typeof v === 'object' && v !== null && typeof (v as Text).zh === 'string' && typeof (v as Text).en === 'string';
+}
+
+function fill(template: string, params: Record<string, unknown>, lang: Lang): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
+    if (!(key in params)) return whole;
+    const v = params[key];
+    return isText(v) ? v[lang] : String(v);
+  });
 }
 
 export function currentLang(env: NodeJS.ProcessEnv = process.env): Lang {

@@ -208,6 +208,7 @@ export class Session {
       dryRun,
       registry: this.opts.registry,
       contacts: () => runtime.contacts(),
+      mp: () => runtime.mp(),
       platform: () => runtime.platform(),
       org: () => {
         org ??= loadOrg(runtime).catch((err) => {

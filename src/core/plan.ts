@@ -7,10 +7,13 @@ import type { SecretKind } from '../platform/wecom/client.js';
  * sentence a person can check. `--dry-run` prints this and stops; approvers approve exactly this
  * (its hash); execution runs exactly these steps.
  */
+/** Which credential a step's token comes from: a WeCom secret, or the Official Account's AppSecret. */
+export type Credential = SecretKind | 'mp';
+
 export interface PlanStep {
   api: string;
   method: 'GET' | 'POST';
-  secret: SecretKind;
+  secret: Credential;
   query?: Record<string, string | number>;
   body?: unknown;
   describe: Text;

@@ -9,6 +9,8 @@ import type { Actor } from './context.js';
 import type { Store } from '../store/store.js';
 import type { ContactsApi } from '../platform/wecom/contacts.js';
 import type { WecomClient } from '../platform/wecom/client.js';
+import type { MpApi } from '../platform/mp/api.js';
+import type { PlatformConfig } from '../platform/config.js';
 import type { AuditLog } from '../audit/log.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { ApprovalService, Notifier } from '../approval/service.js';
@@ -24,9 +26,14 @@ export interface RuntimeOptions {
   dispatcher?: import('undici').Dispatcher;
 }
 
-interface Platform {
+export interface Platform {
   client: WecomClient;
   contacts: ContactsApi;
+  /** The Official Account; its calls fail with a clear sentence when WXOPS_MP_* is not configured. */
+  mp: MpApi;
+  config: PlatformConfig;
+  /** Sandbox only: the simulator's control surface (`/_sim/`), so `serve` can point callbacks at itself. */
+  controlUrl?: string;
 }
 
 /**
@@ -41,6 +48,7 @@ export class Runtime {
   readonly lang: Lang;
   private platformPromise?: Promise<Platform>;
   private sandbox?: { close(): Promise<void>; flush(): Promise<void> };
+  private sandboxControlUrl?: string;
   private storeInstance?: Store;
   private auditInstance?: AuditLog;
   private policyInstance?: PolicyEngine;
@@ -88,20 +96,36 @@ export class Runtime {
       const { startSimulator } = await import('../sim/index.js');
       const sim = await startSimulator({ dataDir: join(this.dataDir, 'sandbox'), port: 0 });
       this.sandbox = sim;
+      this.sandboxControlUrl = sim.controlUrl;
       env = { ...this.env, ...sim.env };
     }
-    const [{ WecomClient }, { ContactsApi }, { loadPlatformConfig }] = await Promise.all([
+    const [{ WecomClient }, { ContactsApi }, { MpClient }, { MpApi }, { loadPlatformConfig }] = await Promise.all([
       import('../platform/wecom/client.js'),
       import('../platform/wecom/contacts.js'),
+      import('../platform/mp/client.js'),
+      import('../platform/mp/api.js'),
       import('../platform/config.js'),
     ]);
-    const config = { ...loadPlatformConfig(env), logger: await this.logger() };
-    const client = new WecomClient(this.options.dispatcher ? { ...config, dispatcher: this.options.dispatcher } : config);
-    return { client, contacts: new ContactsApi(client) };
+    const logger = await this.logger();
+    const dispatcher = this.options.dispatcher;
+    const config = { ...loadPlatformConfig(env), logger };
+    const client = new WecomClient(dispatcher ? { ...config, dispatcher } : config);
+    const mpClient = new MpClient(dispatcher ? { ...config.mp, logger, dispatcher } : { ...config.mp, logger });
+    return {
+      client,
+      contacts: new ContactsApi(client),
+      mp: new MpApi(mpClient),
+      config,
+      controlUrl: this.sandboxControlUrl,
+    };
   }
 
   async contacts(): Promise<ContactsApi> {
     return (await this.platform()).contacts;
+  }
+
+  async mp(): Promise<MpApi> {
+    return (await this.platform()).mp;
   }
 
   /** Looks the actor up in the company; an unknown userid is bad input, not a crash. */
@@ -178,6 +202,7 @@ export class Runtime {
     if (this.platformPromise) {
       const p = await this.platformPromise.catch(() => undefined);
       await p?.client.close();
+      await p?.mp.client.close();
     }
     await this.sandbox?.close();
     await this.storeInstance?.close();

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RuntimeFailure } from '../core/errors.js';
 import { t } from '../core/i18n.js';
 import type { WecomClientConfig } from './wecom/client.js';
+import type { MpClientConfig } from './mp/client.js';
 
 /**
  * Platform settings from the environment, checked at start. Errors name the variable and the rule,
@@ -19,6 +20,9 @@ const RULES = {
   aes: t('必须正好是 43 个字母或数字（EncodingAESKey）', 'must be exactly 43 letters or digits (the EncodingAESKey)'),
   timeout: t('必须是 100 到 120000 之间的毫秒数', 'must be a whole number of milliseconds from 100 to 120000'),
   text: t('必须是文本', 'must be text'),
+  mp_appid: t('必须是公众号 AppID：wx 加 16 位十六进制，如 wx0123456789abcdef', 'must be the Official Account AppID: wx and 16 hex digits, e.g. wx0123456789abcdef'),
+  mp_url: t('必须是 http(s) 地址，如 https://api.weixin.qq.com', 'must be an http(s) URL such as https://api.weixin.qq.com'),
+  mp_token: t('必须是 3–32 个字母或数字（公众号“服务器配置”的 Token）', 'must be 3–32 letters or digits (the Token of the account’s server configuration)'),
 } as const;
 type Rule = keyof typeof RULES;
 
@@ -34,6 +38,11 @@ const schema = z.object({
   WXOPS_AGENT_ID: z.string().regex(/^\d{1,10}$/, { message: 'agent' }).transform(Number).optional(),
   WXOPS_CALLBACK_TOKEN: z.string().regex(/^[A-Za-z0-9]{1,32}$/, { message: 'cb_token' }).optional(),
   WXOPS_CALLBACK_AES_KEY: z.string().regex(/^[A-Za-z0-9]{43}$/, { message: 'aes' }).optional(),
+  WXOPS_MP_BASE_URL: z.url({ protocol: /^https?$/, message: 'mp_url' }).default('https://api.weixin.qq.com'),
+  WXOPS_MP_APPID: z.string().regex(/^wx[0-9a-f]{16}$/, { message: 'mp_appid' }).optional(),
+  WXOPS_MP_SECRET: optionalSecret,
+  WXOPS_MP_TOKEN: z.string().regex(/^[A-Za-z0-9]{3,32}$/, { message: 'mp_token' }).optional(),
+  WXOPS_MP_AES_KEY: z.string().regex(/^[A-Za-z0-9]{43}$/, { message: 'aes' }).optional(),
   WXOPS_HTTP_TIMEOUT_MS: z
     .string()
     .regex(/^\d+$/, { message: 'timeout' })
@@ -47,6 +56,8 @@ export const PLATFORM_ENV_VARS = Object.keys(schema.shape);
 export interface PlatformConfig extends WecomClientConfig {
   callbackToken?: string;
   callbackAesKey?: string;
+  /** The Official Account: API access, and the server-URL token and EncodingAESKey its callbacks are signed with. */
+  mp: MpClientConfig & { callbackToken?: string; callbackAesKey?: string };
 }
 
 /** Reads and checks the platform variables. Empty values count as unset. */
@@ -85,5 +96,13 @@ export function loadPlatformConfig(env: NodeJS.ProcessEnv): PlatformConfig {
     timeoutMs: c.WXOPS_HTTP_TIMEOUT_MS ?? 10_000,
     callbackToken: c.WXOPS_CALLBACK_TOKEN,
     callbackAesKey: c.WXOPS_CALLBACK_AES_KEY,
+    mp: {
+      baseUrl: c.WXOPS_MP_BASE_URL,
+      appId: c.WXOPS_MP_APPID,
+      secret: c.WXOPS_MP_SECRET,
+      timeoutMs: c.WXOPS_HTTP_TIMEOUT_MS ?? 10_000,
+      callbackToken: c.WXOPS_MP_TOKEN,
+      callbackAesKey: c.WXOPS_MP_AES_KEY,
+    },
   };
 }

@@ -13,6 +13,12 @@ export interface DemoCredentials {
   customer_secret: string;
   callback_token: string;
   encoding_aes_key: string;
+  /** The Official Account (mp.md): AppID, AppSecret, original id (gh_…), and its server-URL token and EncodingAESKey. */
+  mp_appid: string;
+  mp_secret: string;
+  mp_original_id: string;
+  mp_token: string;
+  mp_aes_key: string;
 }
 
 /**

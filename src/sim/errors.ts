@@ -70,6 +70,84 @@ export function errmsg(errcode: number, text?: string): string {
   return `${text ?? SHORT[errcode] ?? 'error'}, hint: [${Date.now().toString(36)}-${rid}], from ip: 127.0.0.1, more info at https://open.work.weixin.qq.com/devtool/query?e=${errcode}`;
 }
 
-export function errorBody(err: ApiError): Record<string, unknown> {
+/** Which platform answers: their errmsg texts and tails differ. */
+export type Platform = 'wecom' | 'mp';
+
+/**
+ * The Official Account's texts (mp.md §1.3, §2.6, §3, §10): the same code can mean another thing than
+ * on WeCom (40003 is an openid, 48002 a follower refusing messages). Codes not listed here fall back to
+ * the WeCom text.
+ */
+const MP_SHORT: Record<number, string> = {
+  [-1]: 'system error',
+  40001: 'invalid credential, access_token is invalid or not latest',
+  40002: 'invalid grant_type',
+  40003: 'invalid openid',
+  40007: 'invalid media_id',
+  40008: 'invalid message type',
+  40013: 'invalid appid',
+  40014: 'invalid access_token',
+  40016: 'invalid button size',
+  40017: 'invalid button type',
+  40018: 'invalid button name size',
+  40019: 'invalid button key size',
+  40020: 'invalid button url size',
+  40022: 'invalid sub_menu level',
+  40023: 'invalid sub button size',
+  40024: 'invalid sub button type',
+  40025: 'invalid sub button name size',
+  40026: 'invalid sub button key size',
+  40027: 'invalid sub button url size',
+  40032: 'invalid openid list size',
+  40054: 'invalid sub button url domain',
+  40055: 'invalid button url domain',
+  40125: 'invalid appsecret',
+  40130: 'invalid openid list size, at least two openid',
+  40132: 'invalid username',
+  40165: 'invalid weapp pagepath',
+  40166: 'invalid weapp appid',
+  41001: 'access_token missing',
+  41002: 'appid missing',
+  41004: 'appsecret missing',
+  42001: 'access_token expired',
+  43004: 'require subscribe',
+  44004: 'empty content',
+  45002: 'content size out of limit',
+  45008: 'article size out of limit',
+  45009: 'reach max api daily quota limit',
+  45011: 'api minute-quota reach limit, must slower, retry next minute',
+  45015: 'response out of time limit or subscription is canceled',
+  45047: 'out of response count limit',
+  45056: 'too many tags now, no need to add new',
+  45057: "can't delete the tag that has too many fans",
+  45058: "can't modify sys tag",
+  45059: 'user has too many tags',
+  45065: 'clientmsgid exist',
+  45066: 'same clientmsgid retry too fast',
+  45067: 'clientmsgid size out of limit',
+  45157: 'invalid tag name',
+  45158: 'tag name too long',
+  45159: 'invalid tag id',
+  46003: 'menu no exist',
+  46004: 'user not exist',
+  48001: 'api unauthorized',
+  48002: 'user refuse to accept the msg',
+  48006: 'forbid to clear quota because of reaching the limit',
+  61451: 'invalid parameter',
+  61500: 'date format error',
+  61501: 'date range error',
+  76021: 'cgi_path not found, please check',
+  85005: 'appid not bind weapp',
+  89015: 'has linked once',
+};
+
+/** MP errmsgs end in ` rid: xxxxxxxx-xxxxxxxx-xxxxxxxx` (mp.md §0): the time in hex, then two random words. */
+export function mpErrmsg(errcode: number): string {
+  const rid = `${Math.floor(Date.now() / 1000).toString(16).padStart(8, '0')}-${randomBytes(4).toString('hex')}-${randomBytes(4).toString('hex')}`;
+  return `${MP_SHORT[errcode] ?? SHORT[errcode] ?? 'error'} rid: ${rid}`;
+}
+
+export function errorBody(err: ApiError, platform: Platform = 'wecom'): Record<string, unknown> {
+  if (platform === 'mp') return { errcode: err.errcode, errmsg: mpErrmsg(err.errcode), ...err.extra };
   return { errcode: err.errcode, errmsg: errmsg(err.errcode, err.message), ...err.extra };
 }

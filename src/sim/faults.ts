@@ -23,6 +23,12 @@ export interface FaultConfig {
   rate_limit_per_min?: Record<string, number>;
   concurrency_limit?: number;
   unknown_department_errcode?: 60003 | 60123;
+  /** Official Account daily quotas per API (`menu/create`: 2), over mp.md §10's defaults. */
+  mp_quota?: Record<string, number>;
+  /** Page size of MP `user/get` and `user/tag/get` (10,000 on the platform), so tests can page. */
+  mp_page_size?: number;
+  /** A menu button naming a mini program that exists but is not linked: 85005 (seen) or 40166. */
+  mp_unlinked_weapp_errcode?: 85005 | 40166;
 }
 
 export const DEFAULT_RATE_LIMIT_PER_MIN = 10_000;
@@ -39,6 +45,7 @@ export class Faults {
       fail: [...(this.config.fail ?? []), ...(fail ?? []).map((r) => ({ ...r, times: r.rate === undefined ? (r.times ?? 1) : r.times }))],
       drop: [...(this.config.drop ?? []), ...(drop ?? []).map((r) => ({ ...r, times: r.times ?? 1 }))],
       rate_limit_per_min: { ...this.config.rate_limit_per_min, ...rest.rate_limit_per_min },
+      mp_quota: { ...this.config.mp_quota, ...rest.mp_quota },
     };
   }
 

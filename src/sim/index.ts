@@ -14,6 +14,11 @@ export const DEMO_CREDENTIALS: DemoCredentials = {
   customer_secret: 'SimCustomerContactSecret0000000000000000003',
   callback_token: 'SimCallbackToken2026',
   encoding_aes_key: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+  mp_appid: 'wx5d3f1a2b3c4d5e6f',
+  mp_secret: 'SimMpAppSecret000000000000000004',
+  mp_original_id: 'gh_5a1b2c3d4e5f',
+  mp_token: 'SimMpToken2026',
+  mp_aes_key: 'MpSimAesKey0123456789abcdefghijklmnopqrstuv',
 };
 
 export interface SimulatorOptions {
@@ -57,6 +62,10 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
       WXOPS_CUSTOMER_SECRET: credentials.customer_secret,
       WXOPS_CALLBACK_TOKEN: credentials.callback_token,
       WXOPS_CALLBACK_AES_KEY: credentials.encoding_aes_key,
+      WXOPS_MP_APPID: credentials.mp_appid,
+      WXOPS_MP_SECRET: credentials.mp_secret,
+      WXOPS_MP_TOKEN: credentials.mp_token,
+      WXOPS_MP_AES_KEY: credentials.mp_aes_key,
     },
     simulator: sim,
     flush: async () => sim.stateFile.flush(),

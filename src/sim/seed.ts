@@ -1,4 +1,6 @@
+import { prng } from './random.js';
 import type { SimDepartment, SimState, SimTag, SimUser } from './state.js';
+import { seedMp } from './mp/seed.js';
 
 /**
  * The demo company of shared/demo-company.md, generated deterministically (same company on every
@@ -49,17 +51,6 @@ const POSITIONS: Record<number, string[]> = {
 
 export const GENERATED_MEMBERS = 52;
 
-/** mulberry32: a tiny seeded PRNG, so the generated people are the same everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function user(userid: string, name: string, dept: number, leader: boolean, gender: string, position: string, mobile: string, status: number, at: number): SimUser {
   return {
@@ -116,5 +107,6 @@ export function seedCompany(now = Date.UTC(2026, 0, 5)): SimState {
     tags,
     next_department_id: 8,
     next_tag_id: 4,
+    mp: seedMp(),
   };
 }

@@ -6,8 +6,9 @@ import { BatchJobs } from './contacts/batch.js';
 import { departmentRoutes } from './contacts/departments.js';
 import { tagRoutes } from './contacts/tags.js';
 import { userRoutes } from './contacts/users.js';
-import { ApiError, errorBody } from './errors.js';
+import { ApiError, errorBody, type Platform } from './errors.js';
 import { Faults } from './faults.js';
+import { MpAccount, mpApiName } from './mp/index.js';
 import type { ApiRequest, ApiRoute } from './router.js';
 import { seedCompany } from './seed.js';
 import { StateFile } from './state.js';
@@ -18,6 +19,7 @@ const MAX_BODY = 32 * 1024 * 1024;
 /**
  * The WeCom server API over HTTP (ARCHITECTURE §8): same paths, JSON, limits and errcodes as the
  * platform, with per-API rate and concurrency limits, a simulated clock and fault injection.
+ * The Official Account's API is beside it under `/mp` (mp/index.ts), sharing the request handling.
  */
 export class Simulator {
   readonly clock = new SimClock();
@@ -25,6 +27,7 @@ export class Simulator {
   readonly tokens: Tokens;
   readonly stateFile: StateFile;
   readonly stats = new Map<string, number>();
+  readonly mp: MpAccount;
   private readonly routes = new Map<string, ApiRoute>();
   private readonly control = new Map<string, ControlHandler>();
   private readonly batch = new BatchJobs();
@@ -42,6 +45,7 @@ export class Simulator {
     this.stateFile.load();
     for (const routes of [departmentRoutes, userRoutes, tagRoutes, this.batch.routes()]) this.addRoutes(routes);
     for (const [key, handler] of Object.entries(controlRoutes(this))) this.control.set(key, handler);
+    this.mp = new MpAccount(this);
   }
 
   /** Later parts of the simulator (customers, the Official Account …) add their APIs here. */
@@ -69,6 +73,7 @@ export class Simulator {
   }
 
   async close(): Promise<void> {
+    this.mp.close();
     this.stateFile.flush();
     if (!this.server) return;
     this.server.closeAllConnections();
@@ -80,7 +85,9 @@ export class Simulator {
     const raw = await readBody(req);
     if (raw === undefined) return json(res, 413, { errcode: 45002, errmsg: 'content size out of limit' });
     if (url.pathname.startsWith('/_sim/')) return this.handleControl(req.method ?? 'GET', url, raw, res);
-    if (url.pathname.startsWith('/cgi-bin/')) return this.handleApi(req, res, url, raw);
+    if (url.pathname.startsWith('/cgi-bin/')) return this.handleApi(req, res, url, raw, 'wecom', url.pathname.slice('/cgi-bin/'.length));
+    const mpApi = mpApiName(url.pathname);
+    if (mpApi !== undefined) return this.handleApi(req, res, url, raw, 'mp', mpApi);
     json(res, 404, { errcode: 404, errmsg: `no such path ${url.pathname}` });
   }
 
@@ -100,31 +107,33 @@ export class Simulator {
     }
   }
 
-  private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, raw: Buffer): Promise<void> {
-    const api = url.pathname.slice('/cgi-bin/'.length);
-    this.stats.set(api, (this.stats.get(api) ?? 0) + 1);
-    if (this.faults.takeDrop(api)) {
+  private async handleApi(req: IncomingMessage, res: ServerResponse, url: URL, raw: Buffer, platform: Platform, api: string): Promise<void> {
+    // Stats, fault rules and concurrency name MP APIs `mp/<api>`: both platforms have a `menu/create`.
+    const key = platform === 'mp' ? `mp/${api}` : api;
+    this.stats.set(key, (this.stats.get(key) ?? 0) + 1);
+    if (this.faults.takeDrop(key)) {
       req.socket.destroy();
       return;
     }
     const limit = this.faults.concurrencyLimit();
-    const running = this.inflight.get(api) ?? 0;
-    if (running >= limit) return json(res, 200, errorBody(new ApiError(45033)));
-    this.inflight.set(api, running + 1);
+    const running = this.inflight.get(key) ?? 0;
+    if (running >= limit) return json(res, 200, errorBody(new ApiError(45033), platform));
+    this.inflight.set(key, running + 1);
     try {
       const latency = this.baseLatencyMs + (this.faults.config.latency_ms ?? 0);
       if (latency > 0) await new Promise((r) => setTimeout(r, latency));
-      const [status, body] = await this.answer(req, url, api, raw);
+      const [status, body] = await this.answer(req, url, api, raw, platform, key);
       json(res, status, body);
     } finally {
-      this.inflight.set(api, (this.inflight.get(api) ?? 1) - 1);
+      this.inflight.set(key, (this.inflight.get(key) ?? 1) - 1);
     }
   }
 
-  private async answer(req: IncomingMessage, url: URL, api: string, raw: Buffer): Promise<[number, Record<string, unknown>]> {
+  private async answer(req: IncomingMessage, url: URL, api: string, raw: Buffer, platform: Platform, key: string): Promise<[number, Record<string, unknown>]> {
     try {
-      const injected = this.faults.takeFailure(api);
+      const injected = this.faults.takeFailure(key);
       if (injected !== undefined) throw new ApiError(injected);
+      if (platform === 'mp') return [200, await this.answerMp(req, url, api, raw)];
       if (api === 'gettoken') {
         const issued = this.tokens.issue(url.searchParams.get('corpid'), url.searchParams.get('corpsecret'));
         return [200, { errcode: 0, errmsg: 'ok', ...issued }];
@@ -137,16 +146,7 @@ export class Simulator {
       this.checkRate(api);
       if (!route.allow.includes(secret)) throw new ApiError(48002);
       const contentType = String(req.headers['content-type'] ?? '');
-      let body: any = {};
-      if (method === 'POST' && !contentType.startsWith('multipart/')) {
-        if (raw.length === 0) throw new ApiError(44002);
-        try {
-          body = JSON.parse(raw.toString('utf8'));
-        } catch {
-          throw new ApiError(47001);
-        }
-        if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(47001);
-      }
+      const body = method === 'POST' && !contentType.startsWith('multipart/') ? jsonBody(raw) : {};
       this.stateFile.refresh();
       const request: ApiRequest = {
         api,
@@ -165,9 +165,21 @@ export class Simulator {
       const result = await route.handler(request);
       return [200, { errcode: 0, errmsg: route.ok ?? 'ok', ...result }];
     } catch (err) {
-      if (err instanceof ApiError) return [err.httpStatus, errorBody(err)];
+      if (err instanceof ApiError) return [err.httpStatus, errorBody(err, platform)];
       throw err;
     }
+  }
+
+  /** The Official Account: its own routes, tokens and daily quotas (mp/index.ts). */
+  private async answerMp(req: IncomingMessage, url: URL, api: string, raw: Buffer): Promise<Record<string, unknown>> {
+    const route = this.mp.route(api);
+    if (!route) throw new ApiError(40066, {}, 404);
+    const method = req.method === 'POST' ? 'POST' : 'GET';
+    if (method !== route.method) throw new ApiError(route.method === 'GET' ? 43001 : 43002);
+    this.stateFile.refresh();
+    this.mp.admit(api, route, url.searchParams);
+    const body = method === 'POST' && !(route.emptyBody && raw.length === 0) ? jsonBody(raw) : {};
+    return this.mp.run(api, route, { method, query: url.searchParams, body });
   }
 
   /** Per-API minute windows (wecom.md §9): past the limit, 45009 until the minute is over. */
@@ -184,9 +196,23 @@ export class Simulator {
 
   reset(): void {
     this.stateFile.replace(seedCompany());
+    this.mp.reset();
     this.stats.clear();
     this.windows.clear();
   }
+}
+
+/** A POST body: a JSON object, else 44002 (empty) or 47001. */
+function jsonBody(raw: Buffer): any {
+  if (raw.length === 0) throw new ApiError(44002);
+  let body: any;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new ApiError(47001);
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(47001);
+  return body;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { MpState } from './mp/types.js';
 
 /** The simulated company, persisted as one JSON file (atomic writes, reloaded when another process wrote it). */
 export interface SimDepartment {
@@ -47,6 +48,8 @@ export interface SimState {
   tags: SimTag[];
   next_department_id: number;
   next_tag_id: number;
+  /** The Official Account (mp/types.ts); state files written before it existed lack it until first use. */
+  mp: MpState;
   /** Later issues add their collections beside these (external contacts, followers …). */
   [collection: string]: unknown;
 }
