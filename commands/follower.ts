@@ -76,7 +76,7 @@ export const followerList = defineCommand({
         footer: t('共 {n} 位关注者{x}，显示 {m} 位', '{n} followers{x}, {m} shown', {
           n: total,
           m: shown.length,
-          x: tag ? `（标签 ${tag.name}）` : '',
+          x: tag ? t('（标签 {t}）', ' (tag {t})', { t: tag.name }) : '',
         }),
       },
     };
