@@ -2,6 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAudit } from './audit.js';
 import { benchCallback } from './callback.js';
+import { benchCustomers, customersSimulator } from './customers.js';
 import { benchColdStart } from './cold-start.js';
 import { benchImport } from './import.js';
 import { benchPipeline } from './pipeline.js';
@@ -16,6 +17,11 @@ if (only === 'policy-worker') {
   process.exit(0);
 }
 
+if (only === 'customers-sim') {
+  await customersSimulator(process.argv[3]!);
+  process.exit(0);
+}
+
 console.log(`wxops bench — node ${process.version}, ${new Date().toISOString()}`);
 if (!only || only === 'cold') benchColdStart(repo);
 if (!only || only === 'pipeline') await benchPipeline();
@@ -23,3 +29,4 @@ if (!only || only === 'import') await benchImport();
 if (!only || only === 'policy') await benchPolicy(fileURLToPath(import.meta.url));
 if (!only || only === 'audit') await benchAudit();
 if (!only || only === 'callback') await benchCallback();
+if (!only || only === 'customers') await benchCustomers(fileURLToPath(import.meta.url));

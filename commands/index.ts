@@ -14,12 +14,24 @@ import { mptagCommands } from './mptag.js';
 import { pushCommands } from './push.js';
 import { miniprogramCommands } from './miniprogram.js';
 import { statsCommands } from './stats.js';
+import { customerCommands } from './customer/index.js';
+import { ctagCommands } from './ctag.js';
+import { welcomeCommands } from './welcome.js';
+import { quickreplyCommands } from './quickreply.js';
+import { contactwayCommands } from './contactway.js';
+import { assignCommands } from './assign.js';
 
 /** Every command wxops knows; one module per group (ARCHITECTURE §4). */
 export const allCommands: AnyCommand[] = [
   ...deptCommands,
   ...memberCommands,
   ...tagCommands,
+  ...customerCommands,
+  ...ctagCommands,
+  ...welcomeCommands,
+  ...quickreplyCommands,
+  ...contactwayCommands,
+  ...assignCommands,
   ...menuCommands,
   ...autoreplyCommands,
   ...followerCommands,

@@ -25,6 +25,7 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
   const routes = new Map<string, Route>();
   const stopWatching = await watchPolicy(runtime);
   const mp = await mountMpCallback(runtime, routes);
+  const wecom = await mountWecomCallback(runtime, routes);
   // In the sandbox, where the simulator's control surface is, so people and tests can play the followers.
   const simulator = (await runtime.platform()).controlUrl;
   routes.set('GET /healthz', (_req, res) =>
@@ -46,6 +47,7 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
   const port = typeof address === 'object' && address ? address.port : (opts.port ?? 8080);
   const url = `http://${host}:${port}`;
   if (mp) await mp.connectSandbox(`${url}/mp/callback`);
+  if (wecom) await connectSandbox(runtime, '/wecom/callback', { url: `${url}/wecom/callback` });
   return {
     port,
     url,
@@ -112,16 +114,44 @@ async function mountMpCallback(runtime: Runtime, routes: Map<string, Route>): Pr
   routes.set('POST /mp/callback', route);
   return {
     flush: () => counters.flush(),
-    async connectSandbox(url: string) {
-      if (!platform.controlUrl) return;
-      const res = await fetch(`${platform.controlUrl}/mp/server`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ url, mode: 'safe' }),
-      });
-      if (!res.ok) log.warn({ status: res.status }, 'could not point the sandbox simulator at /mp/callback');
-    },
+    connectSandbox: (url: string) => connectSandbox(runtime, '/mp/server', { url, mode: 'safe' }),
   };
+}
+
+/**
+ * Mounts `/wecom/callback` (customer-contact events) when the callback Token and EncodingAESKey are
+ * configured (always in the sandbox).
+ */
+async function mountWecomCallback(runtime: Runtime, routes: Map<string, Route>): Promise<boolean> {
+  const platform = await runtime.platform();
+  const { callbackToken, callbackAesKey, corpId } = platform.config;
+  const log = await runtime.logger();
+  if (!callbackToken || !callbackAesKey) {
+    log.info({}, 'wecom callback not mounted: WXOPS_CALLBACK_TOKEN / WXOPS_CALLBACK_AES_KEY not set');
+    return false;
+  }
+  const [{ CallbackVerifier }, { WecomCallback }] = await Promise.all([import('../platform/callback/index.js'), import('../customers/callback.js')]);
+  const handler = new WecomCallback({
+    verifier: new CallbackVerifier({ platform: 'wecom', token: callbackToken, aesKey: callbackAesKey, receiveId: corpId }),
+    client: platform.client,
+    customers: platform.customers,
+    store: await runtime.store(),
+    audit: await runtime.audit(),
+    org: () => runtime.org(),
+    logger: log,
+  });
+  const route: Route = (req, res) => handler.route(req, res);
+  routes.set('GET /wecom/callback', route);
+  routes.set('POST /wecom/callback', route);
+  return true;
+}
+
+/** In the sandbox, points the embedded simulator's callbacks at this server, as an admin would in the console. */
+async function connectSandbox(runtime: Runtime, path: string, body: unknown): Promise<void> {
+  const { controlUrl } = await runtime.platform();
+  if (!controlUrl) return;
+  const res = await fetch(`${controlUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!res.ok) (await runtime.logger()).warn({ status: res.status, path }, 'could not point the sandbox simulator at wxops serve');
 }
 
 /**

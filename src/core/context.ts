@@ -1,6 +1,7 @@
 import type { Lang } from './i18n.js';
 import type { ContactsApi } from '../platform/wecom/contacts.js';
 import type { MpApi } from '../platform/mp/api.js';
+import type { CustomerApi } from '../platform/wecom/customers.js';
 import type { Platform } from './runtime.js';
 import type { OrgTree } from './org.js';
 import type { Registry } from './registry.js';
@@ -34,6 +35,8 @@ export interface CommandContext {
   registry: Registry;
   /** Contacts API (contacts-sync secret); starts the sandbox simulator on first use. */
   contacts(): Promise<ContactsApi>;
+  /** Customer contact (客户联系) reads; writes are plan steps. */
+  customers(): Promise<CustomerApi>;
   /** The Official Account API (reads; writes are plan steps). */
   mp(): Promise<MpApi>;
   /** The raw clients, for running plan steps. */

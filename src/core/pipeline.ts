@@ -2,7 +2,7 @@ import type { AnyCommand } from './command.js';
 import type { Actor, Channel, CommandContext, ProgressUpdate } from './context.js';
 import { ApprovalPending, DeniedError, EXIT_CODES, RuntimeFailure, WxopsError, exitCodeFor } from './errors.js';
 import { formatTime, t, type Lang } from './i18n.js';
-import { OrgTree } from './org.js';
+import type { OrgTree } from './org.js';
 import type { Registry } from './registry.js';
 import type { CommandResult } from './result.js';
 import type { Runtime } from './runtime.js';
@@ -209,9 +209,10 @@ export class Session {
       registry: this.opts.registry,
       contacts: () => runtime.contacts(),
       mp: () => runtime.mp(),
+      customers: () => runtime.customers(),
       platform: () => runtime.platform(),
       org: () => {
-        org ??= loadOrg(runtime).catch((err) => {
+        org ??= runtime.org().catch((err) => {
           org = undefined;
           throw err;
         });
@@ -229,12 +230,6 @@ export class Session {
     };
     return ctx;
   }
-}
-
-async function loadOrg(runtime: Runtime): Promise<OrgTree> {
-  const contacts = await runtime.contacts();
-  const [departments, memberships] = await Promise.all([contacts.listDepartments(), contacts.listUserIds()]);
-  return new OrgTree(departments, memberships);
 }
 
 function asWxopsError(err: unknown): WxopsError {

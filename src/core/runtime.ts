@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js';
 import type { ContactsApi } from '../platform/wecom/contacts.js';
 import type { WecomClient } from '../platform/wecom/client.js';
 import type { MpApi } from '../platform/mp/api.js';
+import type { CustomerApi } from '../platform/wecom/customers.js';
 import type { PlatformConfig } from '../platform/config.js';
 import type { AuditLog } from '../audit/log.js';
 import type { PolicyEngine } from '../policy/engine.js';
@@ -29,6 +30,8 @@ export interface RuntimeOptions {
 export interface Platform {
   client: WecomClient;
   contacts: ContactsApi;
+  /** Customer contact (客户联系), with the customer-contact secret. */
+  customers: CustomerApi;
   /** The Official Account; its calls fail with a clear sentence when WXOPS_MP_* is not configured. */
   mp: MpApi;
   config: PlatformConfig;
@@ -99,9 +102,10 @@ export class Runtime {
       this.sandboxControlUrl = sim.controlUrl;
       env = { ...this.env, ...sim.env };
     }
-    const [{ WecomClient }, { ContactsApi }, { MpClient }, { MpApi }, { loadPlatformConfig }] = await Promise.all([
+    const [{ WecomClient }, { ContactsApi }, { CustomerApi }, { MpClient }, { MpApi }, { loadPlatformConfig }] = await Promise.all([
       import('../platform/wecom/client.js'),
       import('../platform/wecom/contacts.js'),
+      import('../platform/wecom/customers.js'),
       import('../platform/mp/client.js'),
       import('../platform/mp/api.js'),
       import('../platform/config.js'),
@@ -114,6 +118,7 @@ export class Runtime {
     return {
       client,
       contacts: new ContactsApi(client),
+      customers: new CustomerApi(client),
       mp: new MpApi(mpClient),
       config,
       controlUrl: this.sandboxControlUrl,
@@ -122,6 +127,17 @@ export class Runtime {
 
   async contacts(): Promise<ContactsApi> {
     return (await this.platform()).contacts;
+  }
+
+  /** The department tree with memberships, read fresh from the platform. */
+  async org(): Promise<OrgTree> {
+    const contacts = await this.contacts();
+    const [{ OrgTree: Tree }, departments, memberships] = await Promise.all([import('./org.js'), contacts.listDepartments(), contacts.listUserIds()]);
+    return new Tree(departments, memberships);
+  }
+
+  async customers(): Promise<CustomerApi> {
+    return (await this.platform()).customers;
   }
 
   async mp(): Promise<MpApi> {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { buildReply, CallbackDedupe, CallbackRejected, CallbackVerifier, dedupeKey, replyWithin } from '../platform/callback/index.js';
+import { buildReply, CallbackDedupe, CallbackRejected, CallbackVerifier, dedupeKey, readLimited, replyWithin } from '../platform/callback/index.js';
 import type { MpApi } from '../platform/mp/api.js';
 import type { Logger } from '../platform/redact.js';
 import type { Store } from '../store/store.js';
@@ -141,28 +141,4 @@ export class MpCallback {
 function send(res: ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
   res.end(body);
-}
-
-/** The body, or undefined once it passes `max` bytes (the rest is not read). */
-function readLimited(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > max) {
-    req.resume();
-    return Promise.resolve(undefined);
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        resolve(undefined);
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }

@@ -98,13 +98,23 @@ export abstract class ApiClient<K extends string> {
     this.policy = resolveRetry(cfg.retry);
     this.ownsDispatcher = !cfg.dispatcher;
     this.dispatcher = cfg.dispatcher ?? createAgent({ connectTimeoutMs: this.timeouts.connectMs });
-    this.limiter = new KeyedLimiter(cfg.maxConcurrencyPerApi ?? 12);
+    this.limiter = new KeyedLimiter(cfg.maxConcurrencyPerApi ?? 12, (api) => this.platformConcurrency(api));
     if (cfg.rateLimit) {
       const per = cfg.rateLimit.perMinute;
       this.budget = new WindowBudget((api) => (typeof per === 'number' ? per : per[api]), cfg.rateLimit.windowMs ?? 60_000);
     }
     this.log = redactingLogger(cfg.logger ?? silentLogger);
     for (const s of secrets) if (s) registerSecret(s);
+  }
+
+  /** Calls of one API the platform takes at once, where it allows fewer than the configured cap. */
+  protected platformConcurrency(_api: string): number | undefined {
+    return undefined;
+  }
+
+  /** Calls of `api` this client keeps in flight at most: bulk readers size their parallel chains by it. */
+  concurrencyFor(api: string): number {
+    return this.limiter.limitOf(api);
   }
 
   /** The URL of a business call; the token is already in `query`. */

@@ -16,8 +16,18 @@ export class KeyedLimiter {
   private readonly active = new Map<string, number>();
   private readonly waiting = new Map<string, (() => void)[]>();
 
-  constructor(readonly limit: number) {
+  /** `limitFor` may lower the limit for some keys (APIs the platform allows fewer concurrent calls of). */
+  constructor(
+    readonly limit: number,
+    private readonly limitFor?: (key: string) => number | undefined,
+  ) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency limit must be a positive integer, got ${limit}`);
+  }
+
+  /** The cap for one key. */
+  limitOf(key: string): number {
+    const special = this.limitFor?.(key);
+    return special !== undefined && special >= 1 ? Math.min(special, this.limit) : this.limit;
   }
 
   async run<T>(key: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -37,7 +47,7 @@ export class KeyedLimiter {
   private acquire(key: string, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const n = this.active.get(key) ?? 0;
-    if (n < this.limit) {
+    if (n < this.limitOf(key)) {
       this.active.set(key, n + 1);
       return Promise.resolve();
     }

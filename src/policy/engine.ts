@@ -270,8 +270,10 @@ function compileTest(cond: Condition): (actual: unknown, req: PolicyRequest) => 
   }
   if ('in' in cond) {
     return (a, r) => {
-      const set = get(r);
-      if (!Array.isArray(set)) return false;
+      const got = get(r);
+      // A single value is a set of one: `resource.owners: { in: actor.userid }` means "only the actor".
+      const set = Array.isArray(got) ? got : got === undefined || got === null ? undefined : [got];
+      if (!set) return false;
       return Array.isArray(a) ? a.length > 0 && a.every((x) => set.includes(x)) : set.includes(a);
     };
   }

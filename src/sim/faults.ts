@@ -22,6 +22,11 @@ export interface FaultConfig {
   token_ttl_s?: number;
   rate_limit_per_min?: Record<string, number>;
   concurrency_limit?: number;
+  /**
+   * Calls in flight per API, by API name or a prefix ending in `*` (`externalcontact/*`); over
+   * `concurrency_limit` and the defaults (wecom.md §9: about 10 for external-contact APIs).
+   */
+  concurrency_limit_per_api?: Record<string, number>;
   unknown_department_errcode?: 60003 | 60123;
   /** Official Account daily quotas per API (`menu/create`: 2), over mp.md §10's defaults. */
   mp_quota?: Record<string, number>;
@@ -33,6 +38,8 @@ export interface FaultConfig {
 
 export const DEFAULT_RATE_LIMIT_PER_MIN = 10_000;
 export const DEFAULT_CONCURRENCY_LIMIT = 20;
+/** Per-API defaults: community reports put external-contact APIs at about 10 in flight (wecom.md §9). */
+export const DEFAULT_CONCURRENCY_PER_API: Record<string, number> = { 'externalcontact/*': 10 };
 
 export class Faults {
   config: FaultConfig = {};
@@ -46,6 +53,7 @@ export class Faults {
       drop: [...(this.config.drop ?? []), ...(drop ?? []).map((r) => ({ ...r, times: r.times ?? 1 }))],
       rate_limit_per_min: { ...this.config.rate_limit_per_min, ...rest.rate_limit_per_min },
       mp_quota: { ...this.config.mp_quota, ...rest.mp_quota },
+      concurrency_limit_per_api: { ...this.config.concurrency_limit_per_api, ...rest.concurrency_limit_per_api },
     };
   }
 
@@ -84,7 +92,21 @@ export class Faults {
     return this.config.rate_limit_per_min?.[api] ?? DEFAULT_RATE_LIMIT_PER_MIN;
   }
 
-  concurrencyLimit(): number {
-    return this.config.concurrency_limit ?? DEFAULT_CONCURRENCY_LIMIT;
+  /** A per-API override (exact name, then the longest matching `prefix*`), else `concurrency_limit`, else the defaults. */
+  concurrencyLimit(api = ''): number {
+    const own = perApi(this.config.concurrency_limit_per_api ?? {}, api);
+    if (own !== undefined) return own;
+    if (this.config.concurrency_limit !== undefined) return this.config.concurrency_limit;
+    return perApi(DEFAULT_CONCURRENCY_PER_API, api) ?? DEFAULT_CONCURRENCY_LIMIT;
   }
+}
+
+function perApi(table: Record<string, number>, api: string): number | undefined {
+  if (table[api] !== undefined) return table[api];
+  let best: [number, number] | undefined;
+  for (const [pattern, limit] of Object.entries(table)) {
+    if (!pattern.endsWith('*') || !api.startsWith(pattern.slice(0, -1))) continue;
+    if (!best || pattern.length > best[0]) best = [pattern.length, limit];
+  }
+  return best?.[1];
 }

@@ -26,6 +26,12 @@ export interface SimulatorOptions {
   port?: number;
   host?: string;
   latencyMs?: number;
+  /**
+   * Benchmarks: that many extra members (spread over the departments, all enabled for 客户联系) and
+   * that many customers spread evenly over them. Applies when the company is seeded (a fresh data
+   * directory, or `/_sim/reset`); the demo company's named facts stay as they are.
+   */
+  scale?: { members: number; customers: number };
 }
 
 export interface SimulatorHandle {
@@ -42,7 +48,7 @@ export interface SimulatorHandle {
 
 export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorHandle> {
   const credentials = DEMO_CREDENTIALS;
-  const sim = new Simulator(credentials, opts.dataDir, opts.latencyMs ?? 0);
+  const sim = new Simulator(credentials, opts.dataDir, opts.latencyMs ?? 0, { scale: opts.scale });
   const host = opts.host ?? '127.0.0.1';
   const address = await sim.listen(opts.port ?? 0, host);
   const baseUrl = `http://${host}:${address.port}`;

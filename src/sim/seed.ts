@@ -1,6 +1,7 @@
 import { prng } from './random.js';
 import type { SimDepartment, SimState, SimTag, SimUser } from './state.js';
 import { seedMp } from './mp/seed.js';
+import { scaleMembers, seedCustomers, type ScaleOption } from './customers/seed.js';
 
 /**
  * The demo company of shared/demo-company.md, generated deterministically (same company on every
@@ -73,7 +74,8 @@ function user(userid: string, name: string, dept: number, leader: boolean, gende
   };
 }
 
-export function seedCompany(now = Date.UTC(2026, 0, 5)): SimState {
+/** `scale` (benchmarks) adds that many members, all following an even share of that many customers. */
+export function seedCompany(now = Date.UTC(2026, 0, 5), scale?: ScaleOption): SimState {
   const rand = prng(20261125);
   const departments: SimDepartment[] = DEPARTMENTS.map(([id, name, parentid]) => ({ id, name, parentid, order: 100000000 - id * 1000 }));
   const users: SimUser[] = PEOPLE.map(([id, name, dept, leader, gender, position], i) =>
@@ -93,6 +95,8 @@ export function seedCompany(now = Date.UTC(2026, 0, 5)): SimState {
     users.push(user(userid, sn + gn, dept, false, rand() < 0.5 ? '1' : '2', positions[i % positions.length]!, `137${String(10000000 + i * 7919).slice(-8)}`, status, now + 100 + i));
   }
   const generated = users.slice(PEOPLE.length);
+  const scaled = scale && scale.members > 0 ? scaleMembers(scale.members, now) : [];
+  users.push(...scaled);
   const tags: SimTag[] = [
     { tagid: 1, tagname: '管理层', userlist: ['zhangwei', 'sunli', 'lina', 'chenjing', 'zhaolei'], partylist: [], owner: 'contacts' },
     { tagid: 2, tagname: '销售团队', userlist: [], partylist: [2], owner: 'contacts' },
@@ -108,5 +112,6 @@ export function seedCompany(now = Date.UTC(2026, 0, 5)): SimState {
     next_department_id: 8,
     next_tag_id: 4,
     mp: seedMp(),
+    customers: seedCustomers(users.slice(0, PEOPLE.length), generated, scaled, now, scale?.customers ?? 0),
   };
 }

@@ -6,6 +6,7 @@ import { BatchJobs } from './contacts/batch.js';
 import { departmentRoutes } from './contacts/departments.js';
 import { tagRoutes } from './contacts/tags.js';
 import { userRoutes } from './contacts/users.js';
+import { Customers, type ScaleOption } from './customers/index.js';
 import { ApiError, errorBody, type Platform } from './errors.js';
 import { Faults } from './faults.js';
 import { MpAccount, mpApiName } from './mp/index.js';
@@ -15,6 +16,9 @@ import { StateFile } from './state.js';
 import { controlRoutes, type ControlHandler } from './control.js';
 
 const MAX_BODY = 32 * 1024 * 1024;
+
+/** A file served under `/_sim/` (a contact way's QR image): its bytes, or undefined for 404. */
+export type FileHandler = (pathname: string) => { contentType: string; body: Buffer } | undefined;
 
 /**
  * The WeCom server API over HTTP (ARCHITECTURE §8): same paths, JSON, limits and errcodes as the
@@ -28,8 +32,12 @@ export class Simulator {
   readonly stateFile: StateFile;
   readonly stats = new Map<string, number>();
   readonly mp: MpAccount;
+  readonly customers: Customers;
+  /** `http://host:port` once listening (contact-way QR URLs point here). */
+  baseUrl?: string;
   private readonly routes = new Map<string, ApiRoute>();
   private readonly control = new Map<string, ControlHandler>();
+  private readonly files: { prefix: string; serve: FileHandler }[] = [];
   private readonly batch = new BatchJobs();
   private readonly inflight = new Map<string, number>();
   private readonly windows = new Map<string, { minute: number; count: number }>();
@@ -39,13 +47,15 @@ export class Simulator {
     readonly credentials: DemoCredentials,
     dataDir: string,
     private readonly baseLatencyMs = 0,
+    private readonly options: { scale?: ScaleOption } = {},
   ) {
     this.tokens = new Tokens(credentials, this.clock, this.faults);
-    this.stateFile = new StateFile(dataDir, () => seedCompany());
+    this.stateFile = new StateFile(dataDir, () => seedCompany(undefined, options.scale));
     this.stateFile.load();
     for (const routes of [departmentRoutes, userRoutes, tagRoutes, this.batch.routes()]) this.addRoutes(routes);
     for (const [key, handler] of Object.entries(controlRoutes(this))) this.control.set(key, handler);
     this.mp = new MpAccount(this);
+    this.customers = new Customers(this);
   }
 
   /** Later parts of the simulator (customers, the Official Account …) add their APIs here. */
@@ -56,6 +66,11 @@ export class Simulator {
   /** And their `/_sim/` events here, keyed `METHOD path` (path without the /_sim prefix). */
   addControl(key: string, handler: ControlHandler): void {
     this.control.set(key, handler);
+  }
+
+  /** And files they serve under `/_sim/` (GET, any content type), by path prefix. */
+  addFile(prefix: string, serve: FileHandler): void {
+    this.files.push({ prefix, serve });
   }
 
   async listen(port: number, host: string): Promise<AddressInfo> {
@@ -69,11 +84,14 @@ export class Simulator {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());
     });
-    return this.server.address() as AddressInfo;
+    const address = this.server.address() as AddressInfo;
+    this.baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+    return address;
   }
 
   async close(): Promise<void> {
     this.mp.close();
+    this.customers.close();
     this.stateFile.flush();
     if (!this.server) return;
     this.server.closeAllConnections();
@@ -84,7 +102,17 @@ export class Simulator {
     const url = new URL(req.url ?? '/', 'http://sim');
     const raw = await readBody(req);
     if (raw === undefined) return json(res, 413, { errcode: 45002, errmsg: 'content size out of limit' });
-    if (url.pathname.startsWith('/_sim/')) return this.handleControl(req.method ?? 'GET', url, raw, res);
+    if (url.pathname.startsWith('/_sim/')) {
+      const file = req.method === 'GET' ? this.files.find((f) => url.pathname.startsWith(f.prefix)) : undefined;
+      if (file) {
+        const found = file.serve(url.pathname);
+        if (!found) return json(res, 404, { ok: false, error: `no such file ${url.pathname}` });
+        res.writeHead(200, { 'content-type': found.contentType, 'content-length': found.body.length });
+        res.end(found.body);
+        return;
+      }
+      return this.handleControl(req.method ?? 'GET', url, raw, res);
+    }
     if (url.pathname.startsWith('/cgi-bin/')) return this.handleApi(req, res, url, raw, 'wecom', url.pathname.slice('/cgi-bin/'.length));
     const mpApi = mpApiName(url.pathname);
     if (mpApi !== undefined) return this.handleApi(req, res, url, raw, 'mp', mpApi);
@@ -115,7 +143,7 @@ export class Simulator {
       req.socket.destroy();
       return;
     }
-    const limit = this.faults.concurrencyLimit();
+    const limit = this.faults.concurrencyLimit(key);
     const running = this.inflight.get(key) ?? 0;
     if (running >= limit) return json(res, 200, errorBody(new ApiError(45033), platform));
     this.inflight.set(key, running + 1);
@@ -195,7 +223,7 @@ export class Simulator {
   }
 
   reset(): void {
-    this.stateFile.replace(seedCompany());
+    this.stateFile.replace(seedCompany(undefined, this.options.scale));
     this.mp.reset();
     this.stats.clear();
     this.windows.clear();

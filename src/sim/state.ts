@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CustomerState } from './customers/state.js';
 import type { MpState } from './mp/types.js';
 
 /** The simulated company, persisted as one JSON file (atomic writes, reloaded when another process wrote it). */
@@ -50,6 +51,8 @@ export interface SimState {
   next_tag_id: number;
   /** The Official Account (mp/types.ts); state files written before it existed lack it until first use. */
   mp: MpState;
+  /** 客户联系 (customers/state.ts); state files written before it existed lack it until first use. */
+  customers: CustomerState;
   /** Later issues add their collections beside these (external contacts, followers …). */
   [collection: string]: unknown;
 }

@@ -19,6 +19,8 @@ export interface WecomClientConfig extends ApiClientConfig {
 
 export type CallOptions = BaseCallOptions<SecretKind>;
 
+export const EXTERNAL_CONTACT_CONCURRENCY = 10;
+
 export const SECRET_ENV: Record<SecretKind, string> = {
   contacts: 'WXOPS_CONTACTS_SECRET',
   app: 'WXOPS_APP_SECRET',
@@ -54,6 +56,11 @@ export class WecomClient extends ApiClient<SecretKind> {
   /** Whether a secret of this kind is configured. */
   has(kind: SecretKind): boolean {
     return !!this.cfg.secrets[kind];
+  }
+
+  /** External-contact APIs answer 45033 above about 10 concurrent calls (wecom.md §9). */
+  protected override platformConcurrency(api: string): number | undefined {
+    return api.startsWith('externalcontact/') ? EXTERNAL_CONTACT_CONCURRENCY : undefined;
   }
 
   protected url(api: string, query: Record<string, string | number | undefined>): string {

@@ -81,25 +81,60 @@ export interface Message {
 /** POSTs one message to the server URL, with retries, and reads the reply as the platform would. */
 export async function deliver(cfg: ServerConfig, msg: Message, nowS: () => number, stop?: AbortSignal): Promise<DeliveryResult> {
   const plain = toXml(msg.fields);
-  const costs: DeliveryResult['costs'] = [];
+  const out = await postWithRetries(
+    cfg.url,
+    () => {
+      const timestamp = String(nowS());
+      const n = nonce();
+      const query = new URLSearchParams({ signature: getSignature(cfg.token, timestamp, n, ''), timestamp, nonce: n, openid: msg.openid });
+      let body = plain;
+      if (cfg.mode !== 'plain') {
+        const encrypted = encrypt(cfg.aes_key, plain, msg.appid);
+        query.set('encrypt_type', 'aes');
+        query.set('msg_signature', getSignature(cfg.token, timestamp, n, encrypted));
+        body = cfg.mode === 'safe' ? toXml({ ToUserName: msg.originalId, Encrypt: encrypted }) : toXml({ ...msg.fields, Encrypt: encrypted });
+      }
+      return { query, body };
+    },
+    { timeoutMs: cfg.reply_timeout_ms, accept: (status) => status >= 200 && status < 300, stop },
+  );
+  if (!out.answered) return { ok: false, answered: false, attempts: out.attempts, status: out.status, reply: null, error: out.error, costs: out.costs };
+  const read = readReply(cfg, msg, out.text ?? '');
+  return { ok: read.ok, answered: true, attempts: out.attempts, status: out.status, reply: read.reply, error: read.error, costs: out.costs };
+}
+
+/** What the retry loop came to: the first accepted answer's text, or why every attempt failed. */
+export interface PostOutcome {
+  answered: boolean;
+  attempts: number;
+  status: number | null;
+  text?: string;
+  error?: string;
+  costs: { ms: number; ok: boolean }[];
+}
+
+/**
+ * The platforms' delivery loop, shared by the Official Account and WeCom callbacks: POST, wait at most
+ * `timeoutMs` for a complete answer the platform accepts (`accept` on the HTTP status), else try again,
+ * `ATTEMPTS` in all. `build` makes each attempt's query and body (a fresh timestamp and nonce each time,
+ * the same message inside).
+ */
+export async function postWithRetries(
+  url: string,
+  build: (attempt: number) => { query: URLSearchParams; body: string },
+  opts: { timeoutMs: number; accept: (status: number) => boolean; stop?: AbortSignal; attempts?: number },
+): Promise<PostOutcome> {
+  const attempts = opts.attempts ?? ATTEMPTS;
+  const costs: PostOutcome['costs'] = [];
   let status: number | null = null;
   let error = 'no answer';
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    if (stop?.aborted) return { ok: false, answered: false, attempts: attempt - 1, status, reply: null, error: 'simulator closed', costs };
-    const timestamp = String(nowS());
-    const n = nonce();
-    const query = new URLSearchParams({ signature: getSignature(cfg.token, timestamp, n, ''), timestamp, nonce: n, openid: msg.openid });
-    let body = plain;
-    if (cfg.mode !== 'plain') {
-      const encrypted = encrypt(cfg.aes_key, plain, msg.appid);
-      query.set('encrypt_type', 'aes');
-      query.set('msg_signature', getSignature(cfg.token, timestamp, n, encrypted));
-      body = cfg.mode === 'safe' ? toXml({ ToUserName: msg.originalId, Encrypt: encrypted }) : toXml({ ...msg.fields, Encrypt: encrypted });
-    }
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (opts.stop?.aborted) return { answered: false, attempts: attempt - 1, status, error: 'simulator closed', costs };
+    const { query, body } = build(attempt);
     const started = performance.now();
-    const deadline = limit(cfg.reply_timeout_ms, stop);
+    const deadline = limit(opts.timeoutMs, opts.stop);
     try {
-      const res = await fetch(withQuery(cfg.url, query), {
+      const res = await fetch(withQuery(url, query), {
         method: 'POST',
         headers: { 'content-type': 'text/xml; charset=utf-8' },
         body,
@@ -108,22 +143,21 @@ export async function deliver(cfg: ServerConfig, msg: Message, nowS: () => numbe
       const text = await res.text();
       status = res.status;
       const ms = Math.round(performance.now() - started);
-      if (res.status < 200 || res.status >= 300) {
+      if (!opts.accept(res.status)) {
         costs.push({ ms, ok: false });
         error = `HTTP ${res.status}`;
         continue;
       }
       costs.push({ ms, ok: true });
-      const read = readReply(cfg, msg, text);
-      return { ok: read.ok, answered: true, attempts: attempt, status, reply: read.reply, error: read.error, costs };
+      return { answered: true, attempts: attempt, status, text, costs };
     } catch (err) {
       costs.push({ ms: Math.round(performance.now() - started), ok: false });
-      error = deadline.timedOut() ? `no complete answer within ${cfg.reply_timeout_ms} ms` : `cannot reach the server URL: ${(err as Error).message}`;
+      error = deadline.timedOut() ? `no complete answer within ${opts.timeoutMs} ms` : `cannot reach the server URL: ${(err as Error).message}`;
     } finally {
       deadline.clear();
     }
   }
-  return { ok: false, answered: false, attempts: ATTEMPTS, status, reply: null, error, costs };
+  return { answered: false, attempts, status, error, costs };
 }
 
 /** The GET verification of a server URL: does `echostr` come back verbatim? */
