@@ -1,10 +1,9 @@
 import { decrypt, getSignature } from '@wecom/crypto';
 import { XMLParser } from 'fast-xml-parser';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { receiver as makeReceiver, type Arrival, type Receiver } from './support/receiver.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type SimulatorHandle } from '../src/sim/index.js';
 import { seedCompany } from '../src/sim/seed.js';
@@ -55,41 +54,7 @@ async function customersOf(userid: string): Promise<string[]> {
   return r.errcode === 0 ? r.external_userid : [];
 }
 
-/** The 客户联系 callback URL: records what arrives; `reply` decides the answer (or stalls). */
-interface Arrival {
-  method: string;
-  query: URLSearchParams;
-  body: string;
-}
-interface Receiver {
-  url: string;
-  arrivals: Arrival[];
-  reply: (a: Arrival, res: ServerResponse) => void;
-  close(): Promise<void>;
-}
-async function receiver(): Promise<Receiver> {
-  const r: Receiver = {
-    url: '',
-    arrivals: [],
-    reply: (_a, res) => res.end(''),
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const a = { method: req.method ?? '', query: new URL(req.url ?? '/', 'http://x').searchParams, body: Buffer.concat(chunks).toString('utf8') };
-      r.arrivals.push(a);
-      r.reply(a, res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  r.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/wecom/callback`;
-  return r;
-}
+const receiver = () => makeReceiver('/wecom/callback', '');
 
 /** Checks an event as a server must (msg_signature over Encrypt, decryption, receive id = corpid); returns its fields. */
 function open(a: Arrival): Record<string, string> {
