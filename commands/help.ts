@@ -23,6 +23,7 @@ const GROUP_TITLES: Record<string, { zh: string; en: string }> = {
   push: { zh: '群发', en: 'Pushes' },
   miniprogram: { zh: '小程序', en: 'Mini programs' },
   stats: { zh: '统计', en: 'Statistics' },
+  digest: { zh: '运营日报', en: 'Daily digest' },
   approval: { zh: '审批', en: 'Approvals' },
   audit: { zh: '审计', en: 'Audit' },
   policy: { zh: '权限策略', en: 'Policy' },

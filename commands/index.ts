@@ -20,6 +20,7 @@ import { welcomeCommands } from './welcome.js';
 import { quickreplyCommands } from './quickreply.js';
 import { contactwayCommands } from './contactway.js';
 import { assignCommands } from './assign.js';
+import { digestCommands } from './digest.js';
 
 /** Every command wxops knows; one module per group (ARCHITECTURE §4). */
 export const allCommands: AnyCommand[] = [
@@ -39,6 +40,7 @@ export const allCommands: AnyCommand[] = [
   ...pushCommands,
   ...miniprogramCommands,
   ...statsCommands,
+  ...digestCommands,
   ...approvalCommands,
   ...auditCommands,
   ...policyCommands,

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { defineCommand, option, type CommandSpec } from '../src/core/command.js';
 import type { CommandContext } from '../src/core/context.js';
-import { t } from '../src/core/i18n.js';
+import { t, type Text } from '../src/core/i18n.js';
+import { InputError } from '../src/core/errors.js';
+import { BEHAVIOR_KEEP_DAYS, memberDays, totals, type MemberDay } from '../src/customers/behavior.js';
 import { chinaDate, countsBetween } from '../src/mp/counters.js';
 import { menuTargets } from '../src/mp/menu.js';
 
@@ -162,4 +164,166 @@ export const statsMp = defineCommand({
   },
 });
 
-export const statsCommands: CommandSpec<any>[] = [statsMenu, statsMp];
+const rangeDays = (max: number, dflt: number) =>
+  option(z.coerce.number().int().min(1).max(max).default(dflt), t('最近几天（含今天，默认 {d}）', 'how many days, today included (default {d})', { d: dflt }), { placeholder: 'n' });
+
+/** A date window ending today; the platform keeps customer behaviour for 180 days. */
+function window(ctx: CommandContext, days: number): { from: string; to: string; today: string } {
+  const today = chinaDate(ctx.now());
+  const from = daysBack(today, days - 1);
+  if (days > BEHAVIOR_KEEP_DAYS) throw new InputError('RANGE_TOO_OLD', t('平台只保留最近 {n} 天的数据。', 'The platform keeps only the last {n} days.', { n: BEHAVIOR_KEEP_DAYS }));
+  return { from, to: today, today };
+}
+
+/** The members whose figures a command covers: a department's (and below) or the whole company, only those enabled for customer contact. */
+async function membersOf(ctx: CommandContext, dept: string | undefined): Promise<{ userids: string[]; departments: number[]; label: Text }> {
+  const org = await ctx.org();
+  const d = dept ? org.resolve(dept) : org.root!;
+  const follow = new Set((await (await ctx.customers()).followUsers()).map((u) => u.toLowerCase()));
+  const userids = [...new Set(org.subtree(d.id).flatMap((id) => org.directMemberIds(id)))].filter((u) => follow.has(u.toLowerCase())).sort();
+  return { userids, departments: [d.id], label: { zh: org.path(d.id), en: org.path(d.id) } };
+}
+
+const fmt = (n: number | undefined, digits = 1) => (n === undefined ? '-' : n.toFixed(digits));
+
+export const statsMembers = defineCommand({
+  name: 'stats members',
+  alias: '统计 成员活跃',
+  summary: t('每天的活跃成员数', 'Active members per day'),
+  params: { days: rangeDays(30, 7) },
+  action: 'stats.members',
+  mutates: false,
+  async run(ctx, a) {
+    const { today } = window(ctx, a.days);
+    // Today is not over: the platform reports finished days (up to 30 back).
+    const dates = Array.from({ length: a.days }, (_, i) => daysBack(today, a.days - i));
+    const client = (await ctx.platform()).client;
+    const counts = await Promise.all(dates.map(async (date) => (await client.call('user/get_active_stat', { secret: 'contacts', body: { date } })).active_cnt as number));
+    const max = Math.max(0, ...counts);
+    return {
+      data: { days: dates.map((date, i) => ({ date, active_cnt: counts[i] })) },
+      view: {
+        type: 'table',
+        caption: t('活跃成员 {f} 至 {to}', 'Active members {f} to {to}', { f: dates[0], to: dates.at(-1) }),
+        columns: [
+          { key: 'date', title: t('日期', 'date') },
+          { key: 'active', title: t('活跃成员', 'active'), align: 'right' },
+          { key: 'bar', title: t('', '') },
+        ],
+        rows: dates.map((date, i) => ({ date, active: counts[i], bar: bar(counts[i]!, max) })),
+      },
+    };
+  },
+});
+
+export const statsCustomers = defineCommand({
+  name: 'stats customers',
+  alias: '统计 客户',
+  summary: t('客户联系：新增、流失、聊天、回复率、平均回复时长', 'Customer contact: new and lost contacts, chats, reply rate, average reply time'),
+  details: t('按成员或部门汇总；长时间范围按平台的 30 天窗口分段读取并缓存；今天的数据不完整，标 *。', 'By member or department; long ranges are read in the platform’s 30-day windows and cached; today is incomplete and marked *.'),
+  params: {
+    by: option(z.enum(['member', 'dept', 'day']).default('day'), t('按 member（成员）、dept（部门）或 day（天，默认）汇总', 'group by member, dept or day (default)'), { placeholder: 'by' }),
+    dept: option(z.string().optional(), t('只看这个部门（含下级）', 'only this department (and below)'), { placeholder: 'dept', complete: 'dept' }),
+    days: rangeDays(BEHAVIOR_KEEP_DAYS, 7),
+  },
+  action: 'stats.customers',
+  attributes: ['departments'],
+  mutates: false,
+  async resolve(ctx, a) {
+    return { departments: (await membersOf(ctx, a.dept)).departments };
+  },
+  async run(ctx, a) {
+    const { from, to, today } = window(ctx, a.days);
+    const scope = await membersOf(ctx, a.dept);
+    const days = await memberDays(await ctx.customers(), await ctx.store(), scope.userids, from, to, today);
+    const org = await ctx.org();
+    const groups = new Map<string, MemberDay[]>();
+    const keyOf = (d: MemberDay) => (a.by === 'member' ? d.userid : a.by === 'dept' ? org.path(org.all.find((x) => org.directMemberIds(x.id).includes(d.userid))?.id ?? 1) : `${d.date}${d.partial ? ' *' : ''}`);
+    for (const d of days) (groups.get(keyOf(d)) ?? groups.set(keyOf(d), []).get(keyOf(d))!).push(d);
+    const rows = [...groups.entries()].map(([key, list]) => ({ key, ...totals(list) }));
+    if (a.by !== 'day') rows.sort((x, y) => y.newContacts - x.newContacts);
+    const all = totals(days);
+    return {
+      data: { from, to, by: a.by, rows: rows.map((r) => ({ [a.by]: r.key, new_contact_cnt: r.newContacts, negative_feedback_cnt: r.lost, chat_cnt: r.chats, message_cnt: r.messages, reply_percentage: r.replyRate, avg_reply_time: r.avgReplyMinutes })) },
+      view: {
+        type: 'table',
+        caption: t('客户联系 {s}，{f} 至 {to}', 'Customer contact, {s}, {f} to {to}', { s: scope.label, f: from, to }),
+        columns: [
+          { key: 'key', title: a.by === 'member' ? t('成员', 'member') : a.by === 'dept' ? t('部门', 'department') : t('日期', 'date') },
+          { key: 'newContacts', title: t('新增', 'new'), align: 'right' },
+          { key: 'lost', title: t('流失', 'lost'), align: 'right' },
+          { key: 'chats', title: t('聊天', 'chats'), align: 'right' },
+          { key: 'rate', title: t('回复率', 'reply rate'), align: 'right' },
+          { key: 'time', title: t('平均回复(分钟)', 'avg reply (min)'), align: 'right' },
+        ],
+        rows: rows.map((r) => ({ key: r.key, newContacts: r.newContacts, lost: r.lost, chats: r.chats, rate: r.replyRate === undefined ? '-' : `${fmt(r.replyRate)}%`, time: fmt(r.avgReplyMinutes) })),
+        footer: t('合计：新增 {n}，流失 {l}，聊天 {c}，回复率 {r}，平均回复 {m} 分钟{p}', 'Totals: new {n}, lost {l}, chats {c}, reply rate {r}, average reply {m} min{p}', {
+          n: all.newContacts,
+          l: all.lost,
+          c: all.chats,
+          r: all.replyRate === undefined ? '-' : `${fmt(all.replyRate)}%`,
+          m: fmt(all.avgReplyMinutes),
+          p: days.some((d) => d.partial) ? t('（* 今天的数据到明天才完整）', ' (* today is complete only tomorrow)') : '',
+        }),
+      },
+    };
+  },
+});
+
+export const statsKpi = defineCommand({
+  name: 'stats kpi',
+  alias: '统计 考核',
+  summary: t('考核：每位成员的客户回复时长、回复率、新增客户；公众号文章打开率', 'KPIs: each member’s reply time, reply rate and new customers; article open rate'),
+  params: {
+    dept: option(z.string().optional(), t('只看这个部门（含下级）', 'only this department (and below)'), { placeholder: 'dept', complete: 'dept' }),
+    days: rangeDays(BEHAVIOR_KEEP_DAYS, 30),
+  },
+  action: 'stats.kpi',
+  attributes: ['departments'],
+  mutates: false,
+  async resolve(ctx, a) {
+    return { departments: (await membersOf(ctx, a.dept)).departments };
+  },
+  async run(ctx, a) {
+    const { from, to, today } = window(ctx, a.days);
+    const scope = await membersOf(ctx, a.dept);
+    const days = (await memberDays(await ctx.customers(), await ctx.store(), scope.userids, from, to, today)).filter((d) => !d.partial);
+    const per = scope.userids.map((userid) => ({ userid, ...totals(days.filter((d) => d.userid === userid)) }));
+    per.sort((x, y) => (x.avgReplyMinutes ?? Infinity) - (y.avgReplyMinutes ?? Infinity));
+    const openRate = await articleOpenRate(ctx, Math.min(a.days, 30));
+    return {
+      data: { from, to, members: per.map((p) => ({ userid: p.userid, avg_reply_time: p.avgReplyMinutes, reply_percentage: p.replyRate, new_contact_cnt: p.newContacts })), article_open_rate: openRate },
+      view: {
+        type: 'table',
+        caption: t('考核 {s}，{f} 至 {to}（不含今天）', 'KPIs, {s}, {f} to {to} (today excluded)', { s: scope.label, f: from, to }),
+        columns: [
+          { key: 'userid', title: t('成员', 'member') },
+          { key: 'time', title: t('平均回复(分钟)', 'avg reply (min)'), align: 'right' },
+          { key: 'rate', title: t('回复率', 'reply rate'), align: 'right' },
+          { key: 'new', title: t('新增客户', 'new customers'), align: 'right' },
+        ],
+        rows: per.map((p) => ({ userid: p.userid, time: fmt(p.avgReplyMinutes), rate: p.replyRate === undefined ? '-' : `${fmt(p.replyRate)}%`, new: p.newContacts })),
+        footer: openRate === undefined ? t('公众号文章打开率：没有数据', 'Article open rate: no data') : t('公众号文章打开率：{r}%（阅读人数 / 关注者）', 'Article open rate: {r}% (readers / followers)', { r: fmt(openRate * 100) }),
+      },
+    };
+  },
+});
+
+/** Readers of articles in the chat (int_page_read_user, all sources) over followers, for the last `days` finished days. */
+async function articleOpenRate(ctx: CommandContext, days: number): Promise<number | undefined> {
+  try {
+    const to = daysBack(chinaDate(ctx.now()), 1);
+    const from = daysBack(to, days - 1);
+    const reads = await spanned<{ user_source: number; int_page_read_user: number }>(ctx, 'getuserread', 3, from, to);
+    const cumulate = await (await ctx.mp()).datacube<{ cumulate_user: number }>('getusercumulate', to, to);
+    const followers = cumulate.at(-1)?.cumulate_user ?? 0;
+    const all = reads.some((r) => r.user_source === 99999999);
+    const readers = reads.filter((r) => !all || r.user_source === 99999999).reduce((s, r) => s + r.int_page_read_user, 0);
+    return followers ? readers / days / followers : undefined;
+  } catch {
+    // No Official Account (or no datacube permission): the KPI table stands without it.
+    return undefined;
+  }
+}
+
+export const statsCommands: CommandSpec<any>[] = [statsMenu, statsMp, statsMembers, statsCustomers, statsKpi];

@@ -26,6 +26,9 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
   const stopWatching = await watchPolicy(runtime);
   const mp = await mountMpCallback(runtime, routes);
   const wecom = await mountWecomCallback(runtime, routes);
+  const bot = await mountWecomBot(runtime, routes);
+  const digest = await startDigest(runtime);
+  await installNotifier(runtime);
   // In the sandbox, where the simulator's control surface is, so people and tests can play the followers.
   const simulator = (await runtime.platform()).controlUrl;
   routes.set('GET /healthz', (_req, res) =>
@@ -48,6 +51,7 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
   const url = `http://${host}:${port}`;
   if (mp) await mp.connectSandbox(`${url}/mp/callback`);
   if (wecom) await connectSandbox(runtime, '/wecom/callback', { url: `${url}/wecom/callback` });
+  if (bot) await connectSandbox(runtime, '/bot/config', { url: `${url}/wecom/bot` });
   return {
     port,
     url,
@@ -55,6 +59,7 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
     flush: async () => mp?.flush(),
     async close() {
       stopWatching();
+      digest?.stop();
       await mp?.flush();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -144,6 +149,74 @@ async function mountWecomCallback(runtime: Runtime, routes: Map<string, Route>):
   routes.set('GET /wecom/callback', route);
   routes.set('POST /wecom/callback', route);
   return true;
+}
+
+/** `/wecom/bot`: the 智能机器人 in the ops group, when its Token and EncodingAESKey are configured. */
+async function mountWecomBot(runtime: Runtime, routes: Map<string, Route>): Promise<boolean> {
+  const platform = await runtime.platform();
+  const { botToken, botAesKey } = platform.config;
+  const log = await runtime.logger();
+  if (!botToken || !botAesKey) {
+    log.info({}, 'wecom bot not mounted: WXOPS_BOT_TOKEN / WXOPS_BOT_AES_KEY not set');
+    return false;
+  }
+  const [{ CallbackVerifier }, { WecomBot }, { ChatGateway }, { createRegistry }, { sendJson, createAgent, resolveTimeouts }] = await Promise.all([
+    import('../platform/callback/index.js'),
+    import('../channels/wecom-bot.js'),
+    import('../channels/chat.js'),
+    import('../../commands/index.js'),
+    import('../platform/http.js'),
+  ]);
+  const agent = createAgent({ connections: 2 });
+  const bot = new WecomBot({
+    // The robot's callbacks carry an empty receive id (wecom.md §8.4).
+    verifier: new CallbackVerifier({ platform: 'wecom', token: botToken, aesKey: botAesKey, receiveId: '' }),
+    gateway: new ChatGateway({ runtime, registry: createRegistry(), channel: 'wecom' }),
+    logger: log,
+    respond: async (url, markdown) => {
+      await sendJson(agent, { url, method: 'POST', json: { msgtype: 'markdown', markdown: { content: markdown } }, timeouts: resolveTimeouts(10_000) });
+    },
+  });
+  const route: Route = (req, res) => bot.route(req, res);
+  routes.set('GET /wecom/bot', route);
+  routes.set('POST /wecom/bot', route);
+  return true;
+}
+
+/** The daily digest, posted through the group robot at WXOPS_DIGEST_CRON (default 09:00) in WXOPS_TZ. */
+async function startDigest(runtime: Runtime): Promise<{ stop(): void } | undefined> {
+  const platform = await runtime.platform();
+  const log = await runtime.logger();
+  const robot = platform.robot;
+  if (!robot) {
+    log.info({}, 'digest not scheduled: WXOPS_WEBHOOK_KEY not set');
+    return undefined;
+  }
+  const [{ DailyJob }, { composeDigest, sendDigest }, { addDays }] = await Promise.all([import('../jobs/scheduler.js'), import('../jobs/digest.js'), import('../customers/behavior.js')]);
+  const sources = { customers: () => runtime.customers(), mp: () => runtime.mp(), platform: () => runtime.platform(), org: () => runtime.org(), store: () => runtime.store(), now: () => new Date() };
+  const job = new DailyJob({
+    name: 'digest',
+    pattern: runtime.env.WXOPS_DIGEST_CRON || '0 9 * * *',
+    timezone: runtime.env.WXOPS_TZ || 'Asia/Shanghai',
+    store: await runtime.store(),
+    logger: log,
+    run: async (date) => sendDigest(await composeDigest(sources, addDays(date, -1)), robot, runtime.lang),
+    onFailure: async (date, err) => {
+      const supers = (await runtime.policy()).set.roles['super-admin']?.members ?? [];
+      const why = (err as { text?: { zh: string; en: string } }).text?.[runtime.lang] ?? err.message;
+      await robot.markdown(runtime.lang === 'zh' ? `⚠️ ${date} 的运营日报发送失败：${why}` : `⚠️ The digest for ${date} was not sent: ${why}`, supers).catch(() => undefined);
+    },
+  });
+  await job.start();
+  return job;
+}
+
+/** Approval requests are announced in the chat they came from. */
+async function installNotifier(runtime: Runtime): Promise<void> {
+  const platform = await runtime.platform();
+  const [{ ChannelNotifier, GroupRobotNotifier }, { StoreNotifier }] = await Promise.all([import('../channels/channel-notifier.js'), import('../approval/service.js')]);
+  const byChannel = platform.robot ? { wecom: new GroupRobotNotifier(platform.robot, runtime.lang) } : {};
+  runtime.setNotifier(new ChannelNotifier(byChannel, new StoreNotifier(await runtime.store()), await runtime.logger()));
 }
 
 /** In the sandbox, points the embedded simulator's callbacks at this server, as an admin would in the console. */

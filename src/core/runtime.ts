@@ -35,6 +35,8 @@ export interface Platform {
   /** The Official Account; its calls fail with a clear sentence when WXOPS_MP_* is not configured. */
   mp: MpApi;
   config: PlatformConfig;
+  /** The ops group's robot webhook, when WXOPS_WEBHOOK_KEY is set. */
+  robot?: import('../channels/webhook.js').GroupRobot;
   /** Sandbox only: the simulator's control surface (`/_sim/`), so `serve` can point callbacks at itself. */
   controlUrl?: string;
 }
@@ -115,8 +117,10 @@ export class Runtime {
     const config = { ...loadPlatformConfig(env), logger };
     const client = new WecomClient(dispatcher ? { ...config, dispatcher } : config);
     const mpClient = new MpClient(dispatcher ? { ...config.mp, logger, dispatcher } : { ...config.mp, logger });
+    const robot = config.webhookKey ? new (await import('../channels/webhook.js')).GroupRobot({ baseUrl: config.baseUrl, key: config.webhookKey, dispatcher }) : undefined;
     return {
       client,
+      robot,
       contacts: new ContactsApi(client),
       customers: new CustomerApi(client),
       mp: new MpApi(mpClient),
@@ -219,6 +223,7 @@ export class Runtime {
       const p = await this.platformPromise.catch(() => undefined);
       await p?.client.close();
       await p?.mp.client.close();
+      await p?.robot?.close();
     }
     await this.sandbox?.close();
     await this.storeInstance?.close();

@@ -22,6 +22,7 @@ const RULES = {
   text: t('必须是文本', 'must be text'),
   mp_appid: t('必须是公众号 AppID：wx 加 16 位十六进制，如 wx0123456789abcdef', 'must be the Official Account AppID: wx and 16 hex digits, e.g. wx0123456789abcdef'),
   mp_url: t('必须是 http(s) 地址，如 https://api.weixin.qq.com', 'must be an http(s) URL such as https://api.weixin.qq.com'),
+  webhook: t('必须是群机器人 Webhook 地址里的 key（字母、数字和 -）', 'must be the key from the group robot webhook URL (letters, digits and -)'),
   mp_token: t('必须是 3–32 个字母或数字（公众号“服务器配置”的 Token）', 'must be 3–32 letters or digits (the Token of the account’s server configuration)'),
 } as const;
 type Rule = keyof typeof RULES;
@@ -43,6 +44,9 @@ const schema = z.object({
   WXOPS_MP_SECRET: optionalSecret,
   WXOPS_MP_TOKEN: z.string().regex(/^[A-Za-z0-9]{3,32}$/, { message: 'mp_token' }).optional(),
   WXOPS_MP_AES_KEY: z.string().regex(/^[A-Za-z0-9]{43}$/, { message: 'aes' }).optional(),
+  WXOPS_BOT_TOKEN: z.string().regex(/^[A-Za-z0-9]{1,32}$/, { message: 'cb_token' }).optional(),
+  WXOPS_BOT_AES_KEY: z.string().regex(/^[A-Za-z0-9]{43}$/, { message: 'aes' }).optional(),
+  WXOPS_WEBHOOK_KEY: z.string().regex(/^[A-Za-z0-9-]{8,64}$/, { message: 'webhook' }).optional(),
   WXOPS_HTTP_TIMEOUT_MS: z
     .string()
     .regex(/^\d+$/, { message: 'timeout' })
@@ -56,6 +60,11 @@ export const PLATFORM_ENV_VARS = Object.keys(schema.shape);
 export interface PlatformConfig extends WecomClientConfig {
   callbackToken?: string;
   callbackAesKey?: string;
+  /** The 智能机器人 (robot) callback's Token and EncodingAESKey (receive id ""). */
+  botToken?: string;
+  botAesKey?: string;
+  /** The ops group's robot webhook key, for digests and notifications (a secret: it is the whole credential). */
+  webhookKey?: string;
   /** The Official Account: API access, and the server-URL token and EncodingAESKey its callbacks are signed with. */
   mp: MpClientConfig & { callbackToken?: string; callbackAesKey?: string };
 }
@@ -96,6 +105,9 @@ export function loadPlatformConfig(env: NodeJS.ProcessEnv): PlatformConfig {
     timeoutMs: c.WXOPS_HTTP_TIMEOUT_MS ?? 10_000,
     callbackToken: c.WXOPS_CALLBACK_TOKEN,
     callbackAesKey: c.WXOPS_CALLBACK_AES_KEY,
+    botToken: c.WXOPS_BOT_TOKEN,
+    botAesKey: c.WXOPS_BOT_AES_KEY,
+    webhookKey: c.WXOPS_WEBHOOK_KEY,
     mp: {
       baseUrl: c.WXOPS_MP_BASE_URL,
       appId: c.WXOPS_MP_APPID,

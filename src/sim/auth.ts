@@ -19,6 +19,12 @@ export interface DemoCredentials {
   mp_original_id: string;
   mp_token: string;
   mp_aes_key: string;
+  /** The group robot's webhook key (wecom.md §6.3): `POST /cgi-bin/webhook/send?key=…`, no access token. */
+  webhook_key: string;
+  /** The 智能机器人 (wecom.md §8.6 A): its aibotid, and the Token and EncodingAESKey of its URL callback (receive id ""). */
+  bot_id: string;
+  bot_token: string;
+  bot_aes_key: string;
 }
 
 /**

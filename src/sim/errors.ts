@@ -8,7 +8,10 @@ const SHORT: Record<number, string> = {
   [-1]: 'system busy',
   40001: 'invalid credential',
   40003: 'invalid userid',
+  40005: 'invalid file type',
   40007: 'invalid media_id',
+  40008: 'invalid message type',
+  40009: 'invalid image size',
   40013: 'invalid corpid',
   40014: 'invalid access_token',
   40031: 'invalid userid list or party list',
@@ -50,6 +53,7 @@ const SHORT: Record<number, string> = {
   43001: 'require GET method',
   43002: 'require POST method',
   44002: 'empty post data',
+  44004: 'empty content',
   45002: 'content size out of limit',
   45009: 'api freq out of limit',
   45033: 'api concurrent out of limit',
@@ -81,7 +85,9 @@ const SHORT: Record<number, string> = {
   82002: 'invalid partyid list size',
   84061: 'not external contact',
   84074: 'no external contact permission',
+  93000: 'invalid webhook url',
   301005: 'not allow to delete creator',
+  301019: 'media md5 not match',
   600018: 'invalid start endtime',
 };
 
@@ -90,8 +96,10 @@ export class ApiError extends Error {
     readonly errcode: number,
     readonly extra: Record<string, unknown> = {},
     readonly httpStatus = 200,
+    /** The errmsg text before the hint tail, when the platform says more than the short text (`markdown.content exceed max length 4096`). */
+    text?: string,
   ) {
-    super(SHORT[errcode] ?? `error ${errcode}`);
+    super(text ?? SHORT[errcode] ?? `error ${errcode}`);
   }
 }
 

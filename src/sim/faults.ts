@@ -34,6 +34,8 @@ export interface FaultConfig {
   mp_page_size?: number;
   /** A menu button naming a mini program that exists but is not linked: 85005 (seen) or 40166. */
   mp_unlinked_weapp_errcode?: 85005 | 40166;
+  /** Messages per rolling minute per group-robot webhook key (wecom.md §6.3: 20), so tests can hit 45009 sooner. */
+  webhook_limit_per_min?: number;
 }
 
 export const DEFAULT_RATE_LIMIT_PER_MIN = 10_000;

@@ -19,6 +19,10 @@ export const DEMO_CREDENTIALS: DemoCredentials = {
   mp_original_id: 'gh_5a1b2c3d4e5f',
   mp_token: 'SimMpToken2026',
   mp_aes_key: 'MpSimAesKey0123456789abcdefghijklmnopqrstuv',
+  webhook_key: '6a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d',
+  bot_id: 'aibSimWxopsOpsBot2026-demo0001',
+  bot_token: 'SimBotToken2026',
+  bot_aes_key: 'BotSimAesKey0123456789abcdefghijklmnopqrstu',
 };
 
 export interface SimulatorOptions {
@@ -72,6 +76,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
       WXOPS_MP_SECRET: credentials.mp_secret,
       WXOPS_MP_TOKEN: credentials.mp_token,
       WXOPS_MP_AES_KEY: credentials.mp_aes_key,
+      WXOPS_WEBHOOK_KEY: credentials.webhook_key,
+      WXOPS_BOT_TOKEN: credentials.bot_token,
+      WXOPS_BOT_AES_KEY: credentials.bot_aes_key,
     },
     simulator: sim,
     flush: async () => sim.stateFile.flush(),

@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Tokens, type DemoCredentials } from './auth.js';
 import { SimClock } from './clock.js';
+import { AiBot } from './bot/index.js';
+import { activeRoutes } from './contacts/active.js';
 import { BatchJobs } from './contacts/batch.js';
 import { departmentRoutes } from './contacts/departments.js';
 import { tagRoutes } from './contacts/tags.js';
@@ -14,11 +16,26 @@ import type { ApiRequest, ApiRoute } from './router.js';
 import { seedCompany } from './seed.js';
 import { StateFile } from './state.js';
 import { controlRoutes, type ControlHandler } from './control.js';
+import { WebhookRobots } from './webhook/index.js';
 
 const MAX_BODY = 32 * 1024 * 1024;
 
 /** A file served under `/_sim/` (a contact way's QR image): its bytes, or undefined for 404. */
 export type FileHandler = (pathname: string) => { contentType: string; body: Buffer } | undefined;
+
+/** A call to an API authenticated by its own query credential (webhook `key`, aibot `response_code`), not an access token. */
+export interface OpenRequest {
+  query: URLSearchParams;
+  raw: Buffer;
+  now: number;
+  /** The body as a JSON object (44002 empty, 47001 not an object): parsed when the handler asks, after its credential check. */
+  json(): any;
+}
+
+export interface OpenRoute {
+  method: 'GET' | 'POST';
+  handler(req: OpenRequest): Record<string, unknown> | Promise<Record<string, unknown>>;
+}
 
 /**
  * The WeCom server API over HTTP (ARCHITECTURE §8): same paths, JSON, limits and errcodes as the
@@ -33,9 +50,12 @@ export class Simulator {
   readonly stats = new Map<string, number>();
   readonly mp: MpAccount;
   readonly customers: Customers;
+  readonly webhook: WebhookRobots;
+  readonly bot: AiBot;
   /** `http://host:port` once listening (contact-way QR URLs point here). */
   baseUrl?: string;
   private readonly routes = new Map<string, ApiRoute>();
+  private readonly openRoutes = new Map<string, OpenRoute>();
   private readonly control = new Map<string, ControlHandler>();
   private readonly files: { prefix: string; serve: FileHandler }[] = [];
   private readonly batch = new BatchJobs();
@@ -52,15 +72,22 @@ export class Simulator {
     this.tokens = new Tokens(credentials, this.clock, this.faults);
     this.stateFile = new StateFile(dataDir, () => seedCompany(undefined, options.scale));
     this.stateFile.load();
-    for (const routes of [departmentRoutes, userRoutes, tagRoutes, this.batch.routes()]) this.addRoutes(routes);
+    for (const routes of [departmentRoutes, userRoutes, tagRoutes, activeRoutes, this.batch.routes()]) this.addRoutes(routes);
     for (const [key, handler] of Object.entries(controlRoutes(this))) this.control.set(key, handler);
     this.mp = new MpAccount(this);
     this.customers = new Customers(this);
+    this.webhook = new WebhookRobots(this);
+    this.bot = new AiBot(this);
   }
 
   /** Later parts of the simulator (customers, the Official Account …) add their APIs here. */
   addRoutes(routes: Record<string, ApiRoute>): void {
     for (const [api, route] of Object.entries(routes)) this.routes.set(api, route);
+  }
+
+  /** APIs without an access token (the group robot webhook, the 智能机器人's response_url). */
+  addOpenRoutes(routes: Record<string, OpenRoute>): void {
+    for (const [api, route] of Object.entries(routes)) this.openRoutes.set(api, route);
   }
 
   /** And their `/_sim/` events here, keyed `METHOD path` (path without the /_sim prefix). */
@@ -92,6 +119,7 @@ export class Simulator {
   async close(): Promise<void> {
     this.mp.close();
     this.customers.close();
+    this.bot.close();
     this.stateFile.flush();
     if (!this.server) return;
     this.server.closeAllConnections();
@@ -166,6 +194,13 @@ export class Simulator {
         const issued = this.tokens.issue(url.searchParams.get('corpid'), url.searchParams.get('corpsecret'));
         return [200, { errcode: 0, errmsg: 'ok', ...issued }];
       }
+      const open = this.openRoutes.get(api);
+      if (open) {
+        if ((req.method === 'POST' ? 'POST' : 'GET') !== open.method) throw new ApiError(open.method === 'GET' ? 43001 : 43002);
+        this.stateFile.refresh();
+        const result = await open.handler({ query: url.searchParams, raw, now: this.clock.now(), json: () => jsonBody(raw) });
+        return [200, { errcode: 0, errmsg: 'ok', ...result }];
+      }
       const route = this.routes.get(api);
       if (!route) throw new ApiError(40066, {}, 404);
       const method = req.method === 'POST' ? 'POST' : 'GET';
@@ -225,6 +260,8 @@ export class Simulator {
   reset(): void {
     this.stateFile.replace(seedCompany(undefined, this.options.scale));
     this.mp.reset();
+    this.webhook.reset();
+    this.bot.reset();
     this.stats.clear();
     this.windows.clear();
   }

@@ -122,7 +122,7 @@ export interface PostOutcome {
 export async function postWithRetries(
   url: string,
   build: (attempt: number) => { query: URLSearchParams; body: string },
-  opts: { timeoutMs: number; accept: (status: number) => boolean; stop?: AbortSignal; attempts?: number },
+  opts: { timeoutMs: number; accept: (status: number) => boolean; stop?: AbortSignal; attempts?: number; contentType?: string },
 ): Promise<PostOutcome> {
   const attempts = opts.attempts ?? ATTEMPTS;
   const costs: PostOutcome['costs'] = [];
@@ -136,7 +136,7 @@ export async function postWithRetries(
     try {
       const res = await fetch(withQuery(url, query), {
         method: 'POST',
-        headers: { 'content-type': 'text/xml; charset=utf-8' },
+        headers: { 'content-type': opts.contentType ?? 'text/xml; charset=utf-8' },
         body,
         signal: deadline.signal,
       });
