@@ -17,8 +17,22 @@ import type { PolicyEngine } from '../policy/engine.js';
 import type { ApprovalService, Notifier } from '../approval/service.js';
 import type { Logger } from '../platform/redact.js';
 
-/** The installed package's root: shipped policies live there when the working directory has none. */
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+/**
+ * The installed package's root: shipped policies live there when the working directory has none. Found
+ * by walking up to wxops's package.json, so it holds whether this file runs from dist/ or from the bundle.
+ */
+export const PACKAGE_ROOT = packageRoot(dirname(fileURLToPath(import.meta.url)));
+
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'wxops') return dir;
+    } catch {
+      // not here: keep walking up
+    }
+    if (dirname(dir) === dir) return resolve(from, '../../..');
+  }
+}
 
 export const SANDBOX_ACTOR = 'zhangwei';
 
