@@ -77,8 +77,10 @@ export class ChatGateway {
     }
     const session = this.session(actor, m.room, m.mentions, onProgress);
     const outcome = await session.execute(m.text);
+    const action = this.opts.registry.commands.find((c) => c.name === outcome.command)?.action;
+    // The command's name and action, never its arguments (they may carry personal data).
     log.info(
-      { channel: this.opts.channel, actor, room: m.room, action: outcome.result ? undefined : outcome.error?.code, command: outcome.command.split(/\s+/).slice(0, 2).join(' '), outcome: outcome.ok ? 'ok' : outcome.error?.category, durationMs: Date.now() - started },
+      { channel: this.opts.channel, actor, room: m.room, command: outcome.command, action, outcome: outcome.ok ? 'done' : (outcome.error?.category ?? 'failed'), code: outcome.error?.code, durationMs: Date.now() - started },
       'chat command',
     );
     return { actor, outcome, parts: splitByBytes(renderMarkdown(outcome, this.lang), this.maxBytes) };

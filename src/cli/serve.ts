@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Runtime } from '../core/runtime.js';
+import type { Notifier } from '../approval/service.js';
 
 /**
  * `wxops serve`: the long-running service on 127.0.0.1 (ARCHITECTURE §2): `GET /healthz`, and
@@ -28,7 +29,8 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
   const wecom = await mountWecomCallback(runtime, routes);
   const bot = await mountWecomBot(runtime, routes);
   const digest = await startDigest(runtime);
-  await installNotifier(runtime);
+  const chats = await startChatChannels(runtime, routes);
+  await installNotifier(runtime, chats.notifiers);
   // In the sandbox, where the simulator's control surface is, so people and tests can play the followers.
   const simulator = (await runtime.platform()).controlUrl;
   routes.set('GET /healthz', (_req, res) =>
@@ -60,6 +62,7 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
     async close() {
       stopWatching();
       digest?.stop();
+      await chats.stop();
       await mp?.flush();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -211,11 +214,44 @@ async function startDigest(runtime: Runtime): Promise<{ stop(): void } | undefin
   return job;
 }
 
+/**
+ * Slack (`/slack/events`) and wechaty, when configured. A chat platform that cannot start is logged
+ * and left out; the rest of the service runs.
+ */
+async function startChatChannels(runtime: Runtime, routes: Map<string, Route>): Promise<{ notifiers: Record<string, Notifier>; stop(): Promise<void> }> {
+  const log = await runtime.logger();
+  const notifiers: Record<string, Notifier> = {};
+  const stops: (() => Promise<void>)[] = [];
+  const { createRegistry } = await import('../../commands/index.js');
+  const { wechatyConfigured, startWechatyChannel } = await import('../channels/wechaty.js');
+  // Bolt is only loaded when a Slack app is configured.
+  if (runtime.env.WXOPS_SLACK_SIGNING_SECRET || runtime.env.WXOPS_SLACK_BOT_TOKEN) {
+    const { slackConfigured, createSlackChannel, SLACK_EVENTS_PATH } = await import('../channels/slack.js');
+    if (slackConfigured(runtime.env)) {
+      const slack = createSlackChannel({ runtime, registry: createRegistry() });
+      routes.set(`POST ${SLACK_EVENTS_PATH}`, slack.handler);
+      notifiers.slack = slack.notifier;
+    } else {
+      log.warn({}, 'Slack needs both WXOPS_SLACK_SIGNING_SECRET and WXOPS_SLACK_BOT_TOKEN; the Slack channel is off');
+    }
+  }
+  if (wechatyConfigured(runtime.env)) {
+    try {
+      const w = await startWechatyChannel({ runtime, registry: createRegistry() });
+      notifiers.wechaty = w.notifier;
+      stops.push(() => w.stop());
+    } catch (err) {
+      log.error({ error: (err as Error).message }, 'wechaty channel did not start; the other channels run');
+    }
+  }
+  return { notifiers, stop: async () => void (await Promise.all(stops.map((s) => s().catch(() => undefined)))) };
+}
+
 /** Approval requests are announced in the chat they came from. */
-async function installNotifier(runtime: Runtime): Promise<void> {
+async function installNotifier(runtime: Runtime, chats: Record<string, Notifier>): Promise<void> {
   const platform = await runtime.platform();
   const [{ ChannelNotifier, GroupRobotNotifier }, { StoreNotifier }] = await Promise.all([import('../channels/channel-notifier.js'), import('../approval/service.js')]);
-  const byChannel = platform.robot ? { wecom: new GroupRobotNotifier(platform.robot, runtime.lang) } : {};
+  const byChannel: Record<string, Notifier> = { ...chats, ...(platform.robot ? { wecom: new GroupRobotNotifier(platform.robot, runtime.lang) } : {}) };
   runtime.setNotifier(new ChannelNotifier(byChannel, new StoreNotifier(await runtime.store()), await runtime.logger()));
 }
 
