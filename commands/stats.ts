@@ -184,6 +184,13 @@ async function membersOf(ctx: CommandContext, dept: string | undefined): Promise
   return { userids, departments: [d.id], label: { zh: org.path(d.id), en: org.path(d.id) } };
 }
 
+const deptParam = option(z.string().optional(), t('只看这个部门（含下级）', 'only this department (and below)'), { placeholder: 'dept', complete: 'dept' });
+
+/** What the policy reads: the department the figures cover. */
+async function departmentsOf(ctx: CommandContext, dept: string | undefined): Promise<{ departments: number[] }> {
+  return { departments: (await membersOf(ctx, dept)).departments };
+}
+
 const fmt = (n: number | undefined, digits = 1) => (n === undefined ? '-' : n.toFixed(digits));
 
 export const statsMembers = defineCommand({
@@ -223,15 +230,13 @@ export const statsCustomers = defineCommand({
   details: t('按成员或部门汇总；长时间范围按平台的 30 天窗口分段读取并缓存；今天的数据不完整，标 *。', 'By member or department; long ranges are read in the platform’s 30-day windows and cached; today is incomplete and marked *.'),
   params: {
     by: option(z.enum(['member', 'dept', 'day']).default('day'), t('按 member（成员）、dept（部门）或 day（天，默认）汇总', 'group by member, dept or day (default)'), { placeholder: 'by' }),
-    dept: option(z.string().optional(), t('只看这个部门（含下级）', 'only this department (and below)'), { placeholder: 'dept', complete: 'dept' }),
+    dept: deptParam,
     days: rangeDays(BEHAVIOR_KEEP_DAYS, 7),
   },
   action: 'stats.customers',
   attributes: ['departments'],
   mutates: false,
-  async resolve(ctx, a) {
-    return { departments: (await membersOf(ctx, a.dept)).departments };
-  },
+  resolve: (ctx, a) => departmentsOf(ctx, a.dept),
   async run(ctx, a) {
     const { from, to, today } = window(ctx, a.days);
     const scope = await membersOf(ctx, a.dept);
@@ -275,15 +280,13 @@ export const statsKpi = defineCommand({
   alias: '统计 考核',
   summary: t('考核：每位成员的客户回复时长、回复率、新增客户；公众号文章打开率', 'KPIs: each member’s reply time, reply rate and new customers; article open rate'),
   params: {
-    dept: option(z.string().optional(), t('只看这个部门（含下级）', 'only this department (and below)'), { placeholder: 'dept', complete: 'dept' }),
+    dept: deptParam,
     days: rangeDays(BEHAVIOR_KEEP_DAYS, 30),
   },
   action: 'stats.kpi',
   attributes: ['departments'],
   mutates: false,
-  async resolve(ctx, a) {
-    return { departments: (await membersOf(ctx, a.dept)).departments };
-  },
+  resolve: (ctx, a) => departmentsOf(ctx, a.dept),
   async run(ctx, a) {
     const { from, to, today } = window(ctx, a.days);
     const scope = await membersOf(ctx, a.dept);

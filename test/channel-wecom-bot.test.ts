@@ -1,35 +1,26 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../src/cli/serve.js';
-import { Runtime } from '../src/core/runtime.js';
-import { cleanEnv, REPO } from './support/sandbox.js';
+import type { RunningServer } from '../src/cli/serve.js';
+import type { Runtime } from '../src/core/runtime.js';
+import { startServe, type TestServe } from './support/serve.js';
 
 /**
  * The ops group: members @-mention the WeCom 智能机器人; the simulator delivers each message to
  * `wxops serve` at /wecom/bot exactly as the platform does (encrypted JSON, receive id "", stream
  * refreshes) and records what the group saw.
  */
-let dir: string;
+let serve: TestServe;
 let runtime: Runtime;
 let server: RunningServer;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'wxops-bot-'));
-  runtime = new Runtime(cleanEnv({ WXOPS_DATA_DIR: dir }), REPO);
-  server = await startServer(runtime, { port: 0 });
+  serve = await startServe();
+  ({ runtime, server } = serve);
 });
 afterAll(async () => {
-  await server.close();
-  await runtime.close();
-  rmSync(dir, { recursive: true, force: true });
+  await serve.close();
 });
 
-async function sim(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${server.simulator}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return res.json();
-}
+const sim = (method: string, path: string, body?: unknown) => serve.sim(method, path, body);
 const mention = (userid: string, text: string) => sim('POST', '/bot/mention', { userid, text });
 
 describe('commands in the ops group', () => {

@@ -1,40 +1,32 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../commands/index.js';
 import { queryLog } from '../src/audit/log.js';
-import { startServer, type RunningServer } from '../src/cli/serve.js';
+import type { RunningServer } from '../src/cli/serve.js';
 import { Session } from '../src/core/pipeline.js';
-import { Runtime } from '../src/core/runtime.js';
-import { cleanEnv, okData, REPO } from './support/sandbox.js';
+import type { Runtime } from '../src/core/runtime.js';
+import { startServe, type TestServe } from './support/serve.js';
+import { okData } from './support/sandbox.js';
 
 /**
  * `wxops serve` in sandbox mode receives the customer-contact events the simulator sends (signed and
  * encrypted with the demo Token and EncodingAESKey): a new customer gets the welcome message within the
  * code's 20 s, and one who came through a contact way goes to the member the assignment rules choose.
  */
-let dir: string;
+let serve: TestServe;
 let runtime: Runtime;
 let server: RunningServer;
 let session: Session;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'wxops-serve-customers-'));
-  runtime = new Runtime(cleanEnv({ WXOPS_DATA_DIR: dir }), REPO);
-  server = await startServer(runtime, { port: 0 });
+  serve = await startServe();
+  ({ runtime, server } = serve);
   session = new Session({ runtime, registry: createRegistry(), channel: 'repl', actor: 'zhangwei' });
 });
 afterAll(async () => {
-  await server.close();
-  await runtime.close();
-  rmSync(dir, { recursive: true, force: true });
+  await serve.close();
 });
 
-async function sim(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${server.simulator}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return res.json();
-}
+const sim = (method: string, path: string, body?: unknown) => serve.sim(method, path, body);
 
 async function welcomesOf(external_userid: string): Promise<any[]> {
   for (let i = 0; i < 50; i++) {

@@ -1,28 +1,25 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encrypt, getSignature } from '@wecom/crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../commands/index.js';
-import { startServer, type RunningServer } from '../src/cli/serve.js';
+import type { RunningServer } from '../src/cli/serve.js';
 import { Session } from '../src/core/pipeline.js';
-import { Runtime } from '../src/core/runtime.js';
+import type { Runtime } from '../src/core/runtime.js';
+import { startServe, type TestServe } from './support/serve.js';
 import { DEMO_CREDENTIALS } from '../src/sim/index.js';
-import { cleanEnv, okData, REPO } from './support/sandbox.js';
+import { okData } from './support/sandbox.js';
 
 /**
  * `wxops serve` in sandbox mode: the embedded simulator calls `/mp/callback` exactly as the platform
  * does (signed, encrypted, retried), and followers see wxops's auto-replies.
  */
-let dir: string;
+let serve: TestServe;
 let runtime: Runtime;
 let server: RunningServer;
 let session: Session;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'wxops-serve-mp-'));
-  runtime = new Runtime(cleanEnv({ WXOPS_DATA_DIR: dir }), REPO);
-  server = await startServer(runtime, { port: 0 });
+  serve = await startServe();
+  ({ runtime, server } = serve);
   session = new Session({ runtime, registry: createRegistry(), channel: 'repl', actor: 'zhangwei' });
   okData(await session.execute('autoreply subscribe "欢迎关注示例科技！"'));
   okData(await session.execute('autoreply keyword add 产品价格 价格表 --type link --url https://shop.example.com/prices'));
@@ -30,15 +27,10 @@ beforeAll(async () => {
   okData(await session.execute('autoreply keyword add 商城 示例商城 --type miniprogram --appid wx6531f9dee418a519 --pagepath pages/index/index --thumb THUMB_MEDIA_1'));
 });
 afterAll(async () => {
-  await server.close();
-  await runtime.close();
-  rmSync(dir, { recursive: true, force: true });
+  await serve.close();
 });
 
-async function sim(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${server.simulator}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return res.json();
-}
+const sim = (method: string, path: string, body?: unknown) => serve.sim(method, path, body);
 
 async function follower(): Promise<string> {
   return (await sim('POST', '/mp/events', { type: 'subscribe' })).openid;
