@@ -24,6 +24,7 @@ const GROUP_TITLES: Record<string, { zh: string; en: string }> = {
   miniprogram: { zh: '小程序', en: 'Mini programs' },
   stats: { zh: '统计', en: 'Statistics' },
   digest: { zh: '运营日报', en: 'Daily digest' },
+  backup: { zh: '备份', en: 'Backups' },
   approval: { zh: '审批', en: 'Approvals' },
   audit: { zh: '审计', en: 'Audit' },
   policy: { zh: '权限策略', en: 'Policy' },
@@ -42,6 +43,7 @@ export const help = defineCommand({
     all: flag(z.boolean(), t('也列出你无权执行的命令（带标记）', 'also list the commands you may not run (marked)')),
   },
   action: 'help',
+  usesPlatform: false,
   mutates: false,
   async run(ctx, a) {
     const words = a.command ?? [];

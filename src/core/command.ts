@@ -47,7 +47,10 @@ export interface CommandSpec<P extends Params = Params> {
   /** The `resource.*` attributes `resolve` provides, which policy conditions may read (checked by `policy lint`). */
   attributes?: string[];
   mutates: boolean;
-  /** Needs the platform (sandbox simulator or live API) to run. */
+  /**
+   * `false`: the command only advises (help), so it may answer from a recent snapshot of the departments
+   * instead of the platform; what it lists is still decided live when run.
+   */
   usesPlatform?: boolean;
   resolve?(ctx: CommandContext, args: ArgsOf<P>): Promise<Resource>;
   plan?(ctx: CommandContext, args: ArgsOf<P>, resource: Resource): Promise<Plan>;

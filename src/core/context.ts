@@ -33,6 +33,10 @@ export interface CommandContext {
   mode: 'sandbox' | 'live';
   dryRun: boolean;
   registry: Registry;
+  /** Where wxops keeps its state (WXOPS_DATA_DIR); backups live in `<dataDir>/backups`. */
+  dataDir: string;
+  /** The policy directory in use (WXOPS_POLICY_DIR, ./policies or the shipped one). */
+  policyDir: string;
   /** Contacts API (contacts-sync secret); starts the sandbox simulator on first use. */
   contacts(): Promise<ContactsApi>;
   /** Customer contact (客户联系) reads; writes are plan steps. */

@@ -65,7 +65,7 @@ export class Session {
       command = parsed.command;
       commandName = command.name;
       dryRun = parsed.dryRun;
-      const ctx = this.context(dryRun, signal);
+      const ctx = this.context(dryRun, signal, command.usesPlatform === false);
       const actor = await this.actor(ctx);
       ctx.actor = actor;
       if (parsed.help) {
@@ -195,7 +195,8 @@ export class Session {
     log.append({ ...entry, actor: this.actorId, channel: this.opts.channel });
   }
 
-  private context(dryRun: boolean, signal?: AbortSignal): CommandContext {
+  /** `snapshot`: the command only advises, so a recent department snapshot will do (Runtime.orgSnapshot). */
+  private context(dryRun: boolean, signal?: AbortSignal, snapshot = false): CommandContext {
     const runtime = this.opts.runtime;
     let org: Promise<OrgTree> | undefined;
     let dir: Promise<Directory> | undefined;
@@ -207,12 +208,14 @@ export class Session {
       mode: runtime.mode,
       dryRun,
       registry: this.opts.registry,
+      dataDir: runtime.dataDir,
+      policyDir: runtime.policyDir,
       contacts: () => runtime.contacts(),
       mp: () => runtime.mp(),
       customers: () => runtime.customers(),
       platform: () => runtime.platform(),
       org: () => {
-        org ??= runtime.org().catch((err) => {
+        org ??= (snapshot ? runtime.orgSnapshot() : runtime.org()).catch((err) => {
           org = undefined;
           throw err;
         });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseDotEnv } from 'dotenv';
@@ -35,6 +35,9 @@ function packageRoot(from: string): string {
 }
 
 export const SANDBOX_ACTOR = 'zhangwei';
+
+/** How old a department snapshot advisory commands may use. */
+export const ORG_SNAPSHOT_MAX_AGE_MS = 10 * 60_000;
 
 export interface RuntimeOptions {
   /** An undici dispatcher for every platform call (benchmarks measure the pipeline without network). */
@@ -147,11 +150,42 @@ export class Runtime {
     return (await this.platform()).contacts;
   }
 
-  /** The department tree with memberships, read fresh from the platform. */
+  /** The department tree with memberships, read fresh from the platform (and kept as the snapshot below). */
   async org(): Promise<OrgTree> {
     const contacts = await this.contacts();
     const [{ OrgTree: Tree }, departments, memberships] = await Promise.all([import('./org.js'), contacts.listDepartments(), contacts.listUserIds()]);
+    this.saveOrgSnapshot(departments, memberships);
     return new Tree(departments, memberships);
+  }
+
+  /**
+   * The department tree as the last command here saw it, if that was within `maxAgeMs`; else fresh. For
+   * commands that only advise (`help` lists what you may run — every command is still decided live when
+   * it runs), so they answer without starting the sandbox or calling the platform.
+   */
+  async orgSnapshot(maxAgeMs = ORG_SNAPSHOT_MAX_AGE_MS): Promise<OrgTree> {
+    try {
+      const snap = JSON.parse(readFileSync(join(this.dataDir, 'cache', 'org.json'), 'utf8')) as { at: number; departments: never[]; memberships: never[] };
+      if (Date.now() - snap.at < maxAgeMs) {
+        const { OrgTree: Tree } = await import('./org.js');
+        return new Tree(snap.departments, snap.memberships);
+      }
+    } catch {
+      // no snapshot yet, or unreadable: read the platform
+    }
+    return this.org();
+  }
+
+  private saveOrgSnapshot(departments: unknown[], memberships: unknown[]): void {
+    try {
+      const dir = join(this.dataDir, 'cache');
+      mkdirSync(dir, { recursive: true });
+      const tmp = join(dir, `org.json.${process.pid}.tmp`);
+      writeFileSync(tmp, JSON.stringify({ at: Date.now(), departments, memberships }));
+      renameSync(tmp, join(dir, 'org.json'));
+    } catch {
+      // a snapshot is an optimisation; failing to write one changes nothing else
+    }
   }
 
   async customers(): Promise<CustomerApi> {
