@@ -30,3 +30,5 @@ if (!only || only === 'policy') await benchPolicy(fileURLToPath(import.meta.url)
 if (!only || only === 'audit') await benchAudit();
 if (!only || only === 'callback') await benchCallback();
 if (!only || only === 'customers') await benchCustomers(fileURLToPath(import.meta.url));
+if (!only || only === 'backup') await (await import('./backup.js')).benchBackup(fileURLToPath(import.meta.url));
+if (!only || only === 'restore') await (await import('./restore.js')).benchRestore(fileURLToPath(import.meta.url));

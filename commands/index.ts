@@ -21,6 +21,7 @@ import { quickreplyCommands } from './quickreply.js';
 import { contactwayCommands } from './contactway.js';
 import { assignCommands } from './assign.js';
 import { digestCommands } from './digest.js';
+import { backupCommands } from './backup/index.js';
 
 /** Every command wxops knows; one module per group (ARCHITECTURE §4). */
 export const allCommands: AnyCommand[] = [
@@ -41,6 +42,7 @@ export const allCommands: AnyCommand[] = [
   ...miniprogramCommands,
   ...statsCommands,
   ...digestCommands,
+  ...backupCommands,
   ...approvalCommands,
   ...auditCommands,
   ...policyCommands,

@@ -9,6 +9,7 @@ import { message } from '../../src/core/result.js';
 import * as F from './fields.js';
 import { memberExists, resolveMember } from './resolve.js';
 import { memberImport, memberTemplate } from './import.js';
+import { memberExport } from './export.js';
 
 const STATUS: Record<number, Text> = {
   1: t('已激活', 'active'),
@@ -333,6 +334,7 @@ export const memberCommands: CommandSpec<any>[] = [
   memberRemove,
   memberTemplate,
   memberImport,
+  memberExport,
 ];
 
 export { ROOT_DEPARTMENT };

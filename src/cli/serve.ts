@@ -29,6 +29,7 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
   const wecom = await mountWecomCallback(runtime, routes);
   const bot = await mountWecomBot(runtime, routes);
   const digest = await startDigest(runtime);
+  const backup = await startBackup(runtime);
   const chats = await startChatChannels(runtime, routes);
   await installNotifier(runtime, chats.notifiers);
   // In the sandbox, where the simulator's control surface is, so people and tests can play the followers.
@@ -62,6 +63,7 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
     async close() {
       stopWatching();
       digest?.stop();
+      backup?.stop();
       await chats.stop();
       await mp?.flush();
       server.closeAllConnections();
@@ -211,6 +213,82 @@ async function startDigest(runtime: Runtime): Promise<{ stop(): void } | undefin
     },
   });
   await job.start();
+  return job;
+}
+
+/**
+ * The nightly backup (`WXOPS_BACKUP_CRON`, default 02:00 China time): everything configured, encrypted
+ * when WXOPS_BACKUP_KEY is set, then retention. The outcome goes to the ops group's robot (when
+ * configured) and the audit log; a failure is retried by the job and then reported to the super admins.
+ */
+async function startBackup(runtime: Runtime): Promise<{ stop(): void } | undefined> {
+  const log = await runtime.logger();
+  const [{ DailyJob }, { runBackup }, { parseKey }, { applyRetention, parseKeep }] = await Promise.all([
+    import('../jobs/scheduler.js'),
+    import('../backup/writer.js'),
+    import('../backup/format.js'),
+    import('../backup/retention.js'),
+  ]);
+  let key: Buffer | undefined;
+  let keep: ReturnType<typeof parseKeep>;
+  try {
+    key = parseKey(runtime.env.WXOPS_BACKUP_KEY);
+    keep = parseKeep(runtime.env.WXOPS_BACKUP_KEEP);
+  } catch (err) {
+    // A bad key or rule is a configuration error: say so loudly, never back up unencrypted instead.
+    log.error({ error: (err as { text?: { en: string } }).text?.en ?? String(err) }, 'nightly backup not scheduled');
+    const robot = (await runtime.platform()).robot;
+    await robot?.markdown(`⚠️ ${(err as { text?: { zh: string; en: string } }).text?.[runtime.lang] ?? String(err)}`).catch(() => undefined);
+    return undefined;
+  }
+  const zh = runtime.lang === 'zh';
+  const sources = {
+    dataDir: runtime.dataDir,
+    policyDir: runtime.policyDir,
+    contacts: () => runtime.contacts(),
+    customers: () => runtime.customers(),
+    mp: () => runtime.mp(),
+    store: () => runtime.store(),
+    now: () => new Date(),
+  };
+  const audit = async (outcome: string, detail: unknown, error?: { code: string; message: string }) =>
+    (await runtime.audit()).append({ kind: 'result', actor: 'wxops', channel: 'schedule', command: 'backup run', action: 'backup.run', outcome, detail, error });
+  const job = new DailyJob({
+    name: 'backup',
+    pattern: runtime.env.WXOPS_BACKUP_CRON || '0 2 * * *',
+    timezone: runtime.env.WXOPS_TZ || 'Asia/Shanghai',
+    store: await runtime.store(),
+    logger: log,
+    run: async () => {
+      const out = await runBackup(sources, { createdBy: 'wxops', key });
+      const retention = applyRetention(runtime.dataDir, new Date(), keep);
+      const counts = Object.entries(out.manifest.entities)
+        .map(([k, e]) => `${k} ${e.count}`)
+        .join(', ');
+      const mb = (out.bytes / 1048576).toFixed(1);
+      log.info({ id: out.id, bytes: out.bytes, removed: retention.removed }, 'nightly backup done');
+      await audit('done', { id: out.id, bytes: out.bytes, removed: retention.removed, skipped: out.skipped });
+      const robot = (await runtime.platform()).robot;
+      await robot
+        ?.markdown(
+          zh
+            ? `✅ 夜间备份 ${out.id} 完成：${counts}；${mb} MB${out.manifest.encrypted ? '，已加密' : ''}。${retention.removed.length ? `按保留规则删除 ${retention.removed.length} 份旧备份。` : ''}`
+            : `✅ Nightly backup ${out.id} done: ${counts}; ${mb} MB${out.manifest.encrypted ? ', encrypted' : ''}.${retention.removed.length ? ` Retention removed ${retention.removed.length} old backups.` : ''}`,
+        )
+        .catch((err: Error) => log.warn({ error: err.message }, 'backup outcome not posted'));
+    },
+    onFailure: async (date, err) => {
+      const why = (err as { text?: { zh: string; en: string } }).text?.[runtime.lang] ?? err.message;
+      log.error({ date, error: why }, 'nightly backup failed');
+      await audit('failed', { date }, { code: (err as { code?: string }).code ?? 'BACKUP_FAILED', message: why }).catch(() => undefined);
+      const robot = (await runtime.platform().catch(() => undefined))?.robot;
+      const supers = (await runtime.policy().catch(() => undefined))?.set.roles['super-admin']?.members ?? [];
+      await robot?.markdown(zh ? `⚠️ ${date} 的夜间备份失败：${why}` : `⚠️ The nightly backup of ${date} failed: ${why}`, supers).catch(() => undefined);
+    },
+  });
+  // A night missed while the service was down is caught up at start, in the background (a backup takes
+  // minutes). In the sandbox only the schedule runs, so starting a demo does not back it up each time.
+  if (runtime.mode === 'live') void job.start().catch((err: Error) => log.error({ error: err.message }, 'nightly backup catch-up failed'));
   return job;
 }
 

@@ -33,9 +33,11 @@ export async function executePlan(ctx: CommandContext, plan: Plan, opts: Execute
   let done = 0;
 
   for (const wave of [...waves.keys()].sort((a, b) => a - b)) {
-    const queue = [...waves.get(wave)!];
+    const queue = waves.get(wave)!;
+    // A shared cursor, not shift(): a bulk plan has tens of thousands of steps.
+    let next = 0;
     const worker = async (): Promise<void> => {
-      for (let step = queue.shift(); step; step = queue.shift()) {
+      for (let step = queue[next++]; step; step = queue[next++]) {
         if (ctx.signal?.aborted) throw new RuntimeFailure('ABORTED', t('操作已取消。', 'The operation was cancelled.'));
         if (opts.rowsFailTogether && step.row !== undefined && failedRows.has(step.row)) {
           done++;
@@ -50,7 +52,7 @@ export async function executePlan(ctx: CommandContext, plan: Plan, opts: Execute
           outcomes.push({ step, ok: false, error });
           if (step.row !== undefined) failedRows.add(step.row);
           if (!opts.continueOnError) {
-            queue.length = 0;
+            next = queue.length;
             throw partialFailure(error, outcomes, total);
           }
         } finally {

@@ -1,0 +1,85 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { EXTERNAL_CONTACT_CONCURRENCY } from '../src/platform/wecom/client.js';
+import { BATCH_LIMIT } from '../src/platform/wecom/customers.js';
+import { DEFAULT_CONCURRENCY_LIMIT } from '../src/sim/faults.js';
+import { fmtMs, line } from './stats.js';
+
+/**
+ * Backup of a company with 10,000 members and 100,000 customers from the simulator at 20 ms per call
+ * (issue 8): wall time against the lower bound (calls × latency ÷ the concurrency the platform allows:
+ * 10 for external-contact APIs, the simulator's 20 for the rest), peak RSS of the backing-up process, and
+ * the backup's size against the raw JSON Lines. The simulator and the backup each run in their own process.
+ */
+const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 10_000);
+const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 100_000);
+const LATENCY_MS = 20;
+
+interface Figures {
+  counts: Record<string, number>;
+  bytes: number;
+  rawBytes: number;
+  wall: number;
+  peak: number;
+  baseline: number;
+}
+
+async function stats(control: string): Promise<Record<string, number>> {
+  // The simulator closes idle keep-alive connections: one retry on a fresh one.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return ((await (await fetch(`${control}/stats`)).json()) as { calls: Record<string, number> }).calls;
+    } catch (err) {
+      if (attempt >= 2) throw err;
+    }
+  }
+}
+
+export async function benchBackup(runner: string): Promise<void> {
+  console.log(`\nBackup: ${MEMBERS.toLocaleString('en-US')} members and ${CUSTOMERS.toLocaleString('en-US')} customers from the simulator, ${LATENCY_MS} ms per call`);
+  const here = dirname(runner);
+  const repo = resolve(here, '../..');
+  const dir = mkdtempSync(join(tmpdir(), 'wxops-bench-backup-'));
+  const child = spawn(process.execPath, [join(here, 'backup-sim.js'), join(dir, 'sim'), String(MEMBERS), String(CUSTOMERS), String(LATENCY_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const first = await new Promise<string>((ok, fail) => {
+      createInterface({ input: child.stdout }).once('line', ok);
+      child.once('exit', (code) => fail(new Error(`simulator exited (${code})`)));
+    });
+    const { env, control } = JSON.parse(first) as { env: Record<string, string>; control: string };
+    const runOnce = async (label: string, key?: string) => {
+      const before = await stats(control);
+      const out = execFileSync(process.execPath, [join(here, 'backup-run.js'), JSON.stringify(env), join(dir, `data-${label}`), join(repo, 'policies'), ...(key ? [key] : [])], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+      });
+      const after = await stats(control);
+      const calls: Record<string, number> = {};
+      for (const [api, n] of Object.entries(after)) if (n - (before[api] ?? 0) > 0) calls[api] = n - (before[api] ?? 0);
+      return { r: JSON.parse(out.trim().split('\n').at(-1)!) as Figures, calls };
+    };
+    const { r, calls } = await runOnce('plain');
+    const relations = r.counts.customers ?? 0;
+    const customerCalls = Math.ceil(relations / BATCH_LIMIT);
+    const otherCalls = Object.entries(calls)
+      .filter(([api]) => !api.includes('externalcontact/batch/get_by_user') && !api.includes('gettoken') && !api.includes('token'))
+      .reduce((s, [, n]) => s + n, 0);
+    const bound = (customerCalls * LATENCY_MS) / EXTERNAL_CONTACT_CONCURRENCY + (otherCalls * LATENCY_MS) / DEFAULT_CONCURRENCY_LIMIT;
+    const made = Object.values(calls).reduce((s, n) => s + n, 0);
+    line('members / relations (customer × owner)', `${(r.counts.members ?? 0).toLocaleString('en-US')} / ${relations.toLocaleString('en-US')}`);
+    line('lower bound (calls × latency ÷ concurrency)', `${fmtMs(bound)} (${customerCalls} batch/get_by_user ÷ ${EXTERNAL_CONTACT_CONCURRENCY} + ${otherCalls} others ÷ ${DEFAULT_CONCURRENCY_LIMIT}; ${made} calls made)`);
+    line('backup wall time', `${fmtMs(r.wall)}  → ${(r.wall / bound).toFixed(2)}× the lower bound`, '≤ 1.3×', r.wall / bound <= 1.3);
+    line('peak RSS of the backup process', `${Math.round(r.peak / 1048576)} MB (${Math.round(r.baseline / 1048576)} MB before)`, '< 150 MB', r.peak < 150 * 1048576);
+    line('backup size / raw JSON', `${(r.bytes / 1048576).toFixed(1)} MB / ${(r.rawBytes / 1048576).toFixed(1)} MB = ${((100 * r.bytes) / r.rawBytes).toFixed(1)}%`, '< 25%', r.bytes < 0.25 * r.rawBytes);
+    const enc = (await runOnce('encrypted', randomBytes(32).toString('base64'))).r;
+    line('encrypted: wall time / peak RSS', `${fmtMs(enc.wall)} → ${(enc.wall / bound).toFixed(2)}× / ${Math.round(enc.peak / 1048576)} MB`, '≤ 1.3×, < 150 MB', enc.wall / bound <= 1.3 && enc.peak < 150 * 1048576);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
