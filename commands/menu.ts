@@ -1,6 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, extname, resolve as resolvePath } from 'node:path';
-import { stringify } from 'yaml';
 import { z } from 'zod';
 import { arg, defineCommand, option, type CommandSpec } from '../src/core/command.js';
 import type { CommandContext } from '../src/core/context.js';
@@ -46,7 +45,7 @@ async function readMenuFile(ctx: CommandContext, file: string): Promise<{ menu: 
   if (raw.length > MAX_MENU_FILE_BYTES) {
     throw new InputError('MENU_FILE_TOO_LARGE', t('{f} 有 {n} 字节，不像是菜单文件（最多 {m} 字节）。', '{f} is {n} bytes, too big for a menu file (at most {m}).', { f: file, n: raw.length, m: MAX_MENU_FILE_BYTES }));
   }
-  const parsed = parseMenuFile(raw.toString('utf8').replace(/^\uFEFF/, ''), file);
+  const parsed = await parseMenuFile(raw.toString('utf8').replace(/^\uFEFF/, ''), file);
   if (parsed.error) throw new InputError('MENU_FILE_INVALID', parsed.error);
   const checked = checkMenu(parsed.menu, await linkedAppids(ctx), parsed.lines);
   if (!checked.menu) {
@@ -132,6 +131,7 @@ export const menuExport = defineCommand({
     const path = resolvePath(a.file);
     const json = extname(path).toLowerCase() === '.json';
     mkdirSync(dirname(path), { recursive: true });
+    const { stringify } = await import('yaml');
     writeFileSync(path, json ? `${JSON.stringify(shape, null, 2)}\n` : `# 公众号菜单 / Official Account menu — edit, then: wxops run "menu plan ${a.file}"\n${stringify(shape)}`);
     return message(t('已导出菜单到 {f}。', 'Exported the menu to {f}.', { f: a.file }), { file: path, menu: shape });
   },

@@ -9,7 +9,6 @@ import { queryLog } from '../src/audit/log.js';
 import { whoCan } from '../src/policy/directory.js';
 import { lintPolicy } from '../src/policy/lint.js';
 import { matchesAction, type Condition } from '../src/policy/model.js';
-import { readCases, runCases } from '../src/policy/test-runner.js';
 import { resolveMember } from './member/resolve.js';
 
 /** The policy tooling of ARCHITECTURE §5: show, lint, test, explain, who-can, unused. */
@@ -150,6 +149,8 @@ export const policyTest = defineCommand({
   action: 'policy.test',
   mutates: false,
   async run(ctx, a) {
+    // The test runner parses YAML: loaded only when tests run, not on every start.
+    const { readCases, runCases } = await import('../src/policy/test-runner.js');
     const cases = readCases(ctx.session.runtime.policyDir, a.file);
     const sessions = new Map<string, Session>();
     const results = await runCases(cases, (c) => {

@@ -237,9 +237,9 @@ export class Runtime {
    */
   async policy(knownActions?: string[]): Promise<PolicyEngine> {
     if (!this.policyInstance) {
-      const { PolicyEngine } = await import('../policy/engine.js');
+      const [{ PolicyEngine }, { loadPolicySetCached }] = await Promise.all([import('../policy/engine.js'), import('../policy/cache.js')]);
       if (knownActions) this.knownActions = knownActions;
-      this.policyInstance = PolicyEngine.load(this.policyDir, this.knownActions);
+      this.policyInstance = new PolicyEngine(await loadPolicySetCached(this.policyDir, this.knownActions, join(this.dataDir, 'cache')));
     }
     return this.policyInstance;
   }

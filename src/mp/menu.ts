@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
+import type { Node as YamlNode } from 'yaml';
 import { t, type Text } from '../core/i18n.js';
 import type { Menu, MenuButton } from '../platform/mp/types.js';
 import { bytes } from './reply.js';
@@ -35,7 +35,9 @@ export interface MenuFile {
   lines: Map<string, number>;
 }
 
-export function parseMenuFile(text: string, file: string): { menu?: unknown; lines: Map<string, number>; error?: Text } {
+export async function parseMenuFile(text: string, file: string): Promise<{ menu?: unknown; lines: Map<string, number>; error?: Text }> {
+  // YAML is loaded when a menu file is read, not on every start.
+  const { LineCounter, parseDocument, isMap, isSeq } = await import('yaml');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
