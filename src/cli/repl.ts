@@ -109,7 +109,7 @@ function banner(runtime: Runtime, actor: string, c: ReturnType<typeof pc.createC
   const zh = runtime.lang === 'zh';
   if (runtime.mode === 'sandbox') {
     return [
-      c.bold(c.yellow(zh ? '⚑ 沙箱模式：连接的是本地模拟的企业微信（示例科技有限公司），不会影响任何真实数据。' : '⚑ Sandbox mode: talking to a local simulated WeCom (示例科技有限公司); no real data is touched.')),
+      c.bold(c.yellow(zh ? '⚑ 沙箱模式：连接的是本地模拟的企业微信和公众号（示例科技有限公司），不会影响任何真实数据。' : '⚑ Sandbox mode: talking to a local simulated WeCom and Official Account (示例科技有限公司); no real data is touched.')),
       zh
         ? `当前身份：${actor}。输入 help 查看命令，Tab 补全，exit 或 Ctrl-D 退出。数据目录：${runtime.dataDir}`
         : `Acting as ${actor}. Type help for the commands, Tab to complete, exit or Ctrl-D to leave. Data: ${runtime.dataDir}`,
