@@ -1,5 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { arg, defineCommand, flag, option, type CommandSpec } from '../src/core/command.js';
 import type { CommandContext } from '../src/core/context.js';
@@ -72,12 +72,14 @@ export const contactwayAdd = defineCommand({
     const [out] = await executePlan(ctx, plan!);
     const { config_id, qr_code } = out!.response as { config_id: string; qr_code?: string };
     let saved: string | undefined;
-    const file = a.png ?? (ctx.channel === 'repl' && qr_code ? `contactway-${config_id}.png` : undefined);
+    // In the REPL the image is kept in the data directory unless a file is named.
+    const file = a.png ?? (ctx.channel === 'repl' && qr_code ? join(ctx.dataDir, 'qr', `contactway-${config_id}.png`) : undefined);
     if (file && qr_code) {
       try {
         const res = await fetch(qr_code, { signal: AbortSignal.timeout(10_000) });
         if (res.ok) {
           saved = resolvePath(file);
+          mkdirSync(dirname(saved), { recursive: true });
           writeFileSync(saved, Buffer.from(await res.arrayBuffer()));
         }
       } catch {

@@ -1,5 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { defineCommand, option, type CommandSpec } from '../src/core/command.js';
 import type { CommandContext } from '../src/core/context.js';
@@ -25,12 +25,13 @@ export const digestPreview = defineCommand({
   alias: '日报 预览',
   summary: t('预览运营日报（文字和趋势图）', 'Preview the daily digest (text and trend chart)'),
   examples: ['digest preview', 'digest preview --date 2026-11-20 --png 日报.png'],
-  params: { date: dateParam, png: option(z.string().optional(), t('趋势图存到这个文件（默认 digest-日期.png）', 'save the chart here (default digest-<date>.png)'), { placeholder: 'file', complete: 'file' }) },
+  params: { date: dateParam, png: option(z.string().optional(), t('趋势图存到这个文件（默认在数据目录的 digest/ 下）', 'save the chart here (default: digest/ in the data directory)'), { placeholder: 'file', complete: 'file' }) },
   action: 'digest.preview',
   mutates: false,
   async run(ctx, a) {
     const d = await compose(ctx, a.date);
-    const file = resolvePath(a.png ?? `digest-${d.date}.png`);
+    const file = resolvePath(a.png ?? join(ctx.dataDir, 'digest', `digest-${d.date}.png`));
+    mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, await digestChart(d));
     return {
       data: { ...d.data, markdown: d.markdown[ctx.lang], chart: file },

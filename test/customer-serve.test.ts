@@ -52,6 +52,8 @@ describe('customer-contact events through wxops serve', () => {
 
   it('hands a customer who came through a contact way to the member the rules choose', async () => {
     const way = okData(await session.execute('contactway add --member wangfang --state 展会2026'));
+    // In the REPL the QR image goes to the data directory, not the working directory.
+    expect(way.png).toContain(`${serve.dir}/qr/contactway-`);
     okData(await session.execute('assign rule add --state 展会2026 --to zhouqiang'));
     const added = await sim('POST', '/customers/add', { config_id: way.config_id });
     expect(added).toMatchObject({ userid: 'wangfang', state: '展会2026', delivered: true });
