@@ -6,7 +6,7 @@ import { InputError } from '../src/core/errors.js';
 import { executePlan } from '../src/core/execute-plan.js';
 import { formatTime, t, type Text } from '../src/core/i18n.js';
 import { message } from '../src/core/result.js';
-import { chinaDate } from '../src/mp/counters.js';
+import { chinaDate } from '../src/core/dates.js';
 import { PUSHES, type PushRecord } from '../src/mp/pushes.js';
 import { bytes, MAX_TEXT_BYTES } from '../src/mp/reply.js';
 import type { MassStatus } from '../src/platform/mp/types.js';

@@ -4,19 +4,14 @@ import type { CommandContext } from '../src/core/context.js';
 import { t, type Text } from '../src/core/i18n.js';
 import { InputError } from '../src/core/errors.js';
 import { BEHAVIOR_KEEP_DAYS, memberDays, totals, type MemberDay } from '../src/customers/behavior.js';
-import { chinaDate, countsBetween } from '../src/mp/counters.js';
+import { addDays, chinaDate } from '../src/core/dates.js';
+import { countsBetween } from '../src/mp/counters.js';
 import { menuTargets } from '../src/mp/menu.js';
 
 /**
  * Statistics. Menu clicks come from wxops's own counters (the API has none, mp.md §8); follower and
  * read figures from datacube, whose reports end yesterday and allow a few days per call.
  */
-const DAY_MS = 86_400_000;
-
-function daysBack(end: string, n: number): string {
-  return new Date(Date.parse(`${end}T00:00:00Z`) - n * DAY_MS).toISOString().slice(0, 10);
-}
-
 /** A text bar, so a table shows the shape at a glance in every channel. */
 function bar(value: number, max: number, width = 16): string {
   if (max <= 0 || value <= 0) return '';
@@ -36,7 +31,7 @@ export const statsMenu = defineCommand({
   async run(ctx, a) {
     const mp = await ctx.mp();
     const today = chinaDate(ctx.now());
-    const from = daysBack(today, a.days - 1);
+    const from = addDays(today, -(a.days - 1));
     const [menu, followers, days] = await Promise.all([mp.getMenu(), mp.listFollowerIds(), countsBetween(await ctx.store(), from, today)]);
     const totals = new Map<string, { count: number; users: Set<string> }>();
     for (const d of days) {
@@ -89,8 +84,8 @@ interface UserSummaryRow {
 async function spanned<T>(ctx: CommandContext, report: string, span: number, from: string, to: string): Promise<T[]> {
   const mp = await ctx.mp();
   const ranges: [string, string][] = [];
-  for (let start = from; start <= to; start = daysBack(start, -span)) {
-    const end = daysBack(start, -(span - 1));
+  for (let start = from; start <= to; start = addDays(start, span)) {
+    const end = addDays(start, span - 1);
     ranges.push([start, end < to ? end : to]);
   }
   const out: T[] = [];
@@ -111,8 +106,8 @@ export const statsMp = defineCommand({
   action: 'stats.mp',
   mutates: false,
   async run(ctx, a) {
-    const to = daysBack(chinaDate(ctx.now()), 1);
-    const from = daysBack(to, a.days - 1);
+    const to = addDays(chinaDate(ctx.now()), -1);
+    const from = addDays(to, -(a.days - 1));
     const summary = await spanned<UserSummaryRow>(ctx, 'getusersummary', 7, from, to);
     const cumulate = await spanned<{ ref_date: string; cumulate_user: number }>(ctx, 'getusercumulate', 7, from, to);
     const reads = await spanned<{ ref_date: string; user_source: number; int_page_read_count: number }>(ctx, 'getuserread', 3, from, to);
@@ -170,7 +165,7 @@ const rangeDays = (max: number, dflt: number) =>
 /** A date window ending today; the platform keeps customer behaviour for 180 days. */
 function window(ctx: CommandContext, days: number): { from: string; to: string; today: string } {
   const today = chinaDate(ctx.now());
-  const from = daysBack(today, days - 1);
+  const from = addDays(today, -(days - 1));
   if (days > BEHAVIOR_KEEP_DAYS) throw new InputError('RANGE_TOO_OLD', t('平台只保留最近 {n} 天的数据。', 'The platform keeps only the last {n} days.', { n: BEHAVIOR_KEEP_DAYS }));
   return { from, to: today, today };
 }
@@ -203,7 +198,7 @@ export const statsMembers = defineCommand({
   async run(ctx, a) {
     const { today } = window(ctx, a.days);
     // Today is not over: the platform reports finished days (up to 30 back).
-    const dates = Array.from({ length: a.days }, (_, i) => daysBack(today, a.days - i));
+    const dates = Array.from({ length: a.days }, (_, i) => addDays(today, -(a.days - i)));
     const client = (await ctx.platform()).client;
     const counts = await Promise.all(dates.map(async (date) => (await client.call('user/get_active_stat', { secret: 'contacts', body: { date } })).active_cnt as number));
     const max = Math.max(0, ...counts);
@@ -315,8 +310,8 @@ export const statsKpi = defineCommand({
 /** Readers of articles in the chat (int_page_read_user, all sources) over followers, for the last `days` finished days. */
 async function articleOpenRate(ctx: CommandContext, days: number): Promise<number | undefined> {
   try {
-    const to = daysBack(chinaDate(ctx.now()), 1);
-    const from = daysBack(to, days - 1);
+    const to = addDays(chinaDate(ctx.now()), -1);
+    const from = addDays(to, -(days - 1));
     const reads = await spanned<{ user_source: number; int_page_read_user: number }>(ctx, 'getuserread', 3, from, to);
     const cumulate = await (await ctx.mp()).datacube<{ cumulate_user: number }>('getusercumulate', to, to);
     const followers = cumulate.at(-1)?.cumulate_user ?? 0;

@@ -119,11 +119,6 @@ export function stampId(at: Date): string {
   return `${c.slice(0, 4)}${c.slice(5, 7)}${c.slice(8, 10)}-${c.slice(11, 13)}${c.slice(14, 16)}${c.slice(17, 19)}`;
 }
 
-/** The China-time calendar day (`YYYY-MM-DD`) of an instant. */
-export function chinaDay(at: Date): string {
-  return new Date(at.getTime() + 8 * 3_600_000).toISOString().slice(0, 10);
-}
-
 /**
  * The key from `WXOPS_BACKUP_KEY`: base64 of exactly 32 bytes. Undefined when unset; a malformed key is
  * an input error whose message never repeats the key.

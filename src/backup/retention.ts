@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import { InputError } from '../core/errors.js';
 import { t } from '../core/i18n.js';
-import { chinaDay, listBackups, type BackupSummary } from './format.js';
+import { chinaDate } from '../core/dates.js';
+import { listBackups, type BackupSummary } from './format.js';
 
 /**
  * Retention (`WXOPS_BACKUP_KEEP`, default `7d,4w`): keep the newest backup of each of the last N China-time
@@ -48,12 +49,12 @@ export function selectKept(backups: { id: string; created_at: string }[], now: D
   const sorted = [...backups].sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
   const keep = new Set<string>();
   if (sorted[0]) keep.add(sorted[0].id);
-  const today = dayNumber(chinaDay(now));
+  const today = dayNumber(chinaDate(now));
   const thisWeek = weekNumber(today);
   const days = new Set<number>();
   const weeks = new Set<number>();
   for (const b of sorted) {
-    const d = dayNumber(chinaDay(new Date(b.created_at)));
+    const d = dayNumber(chinaDate(new Date(b.created_at)));
     const w = weekNumber(d);
     if (today - d < rule.days && d <= today && !days.has(d)) (days.add(d), keep.add(b.id));
     if (thisWeek - w < rule.weeks && w <= thisWeek && !weeks.has(w)) (weeks.add(w), keep.add(b.id));

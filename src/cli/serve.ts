@@ -197,7 +197,7 @@ async function startDigest(runtime: Runtime): Promise<{ stop(): void } | undefin
     log.info({}, 'digest not scheduled: WXOPS_WEBHOOK_KEY not set');
     return undefined;
   }
-  const [{ DailyJob }, { composeDigest, sendDigest }, { addDays }] = await Promise.all([import('../jobs/scheduler.js'), import('../jobs/digest.js'), import('../customers/behavior.js')]);
+  const [{ DailyJob }, { composeDigest, sendDigest }, { addDays }] = await Promise.all([import('../jobs/scheduler.js'), import('../jobs/digest.js'), import('../core/dates.js')]);
   const sources = { customers: () => runtime.customers(), mp: () => runtime.mp(), platform: () => runtime.platform(), org: () => runtime.org(), store: () => runtime.store(), now: () => new Date() };
   const job = new DailyJob({
     name: 'digest',

@@ -1,3 +1,4 @@
+import { addDays, chinaDate } from '../core/dates.js';
 import type { BehaviorDay, CustomerApi } from '../platform/wecom/customers.js';
 import type { Store } from '../store/store.js';
 
@@ -9,7 +10,6 @@ import type { Store } from '../store/store.js';
 export const BEHAVIOR_CACHE = 'behavior-cache';
 export const BEHAVIOR_WINDOW_DAYS = 30;
 export const BEHAVIOR_KEEP_DAYS = 180;
-const DAY_MS = 86_400_000;
 
 export interface MemberDay extends BehaviorDay {
   userid: string;
@@ -21,14 +21,6 @@ export interface MemberDay extends BehaviorDay {
 /** Beijing midnight of a YYYY-MM-DD date, in Unix seconds. */
 export function dayStart(date: string): number {
   return Date.parse(`${date}T00:00:00+08:00`) / 1000;
-}
-
-export function chinaDay(at: Date): string {
-  return new Date(at.getTime() + 8 * 3600_000).toISOString().slice(0, 10);
-}
-
-export function addDays(date: string, n: number): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
 }
 
 /** Every day of [from, to] for each member: from the cache where finished, else from the platform. */
@@ -48,7 +40,7 @@ export async function memberDays(api: CustomerApi, store: Store, userids: string
         while (j < missing.length && missing[j] === addDays(end, 1) && j - i < BEHAVIOR_WINDOW_DAYS) end = missing[j++]!;
         i = j;
         for (const row of await api.behavior([userid], dayStart(start), dayStart(end))) {
-          const date = chinaDay(new Date(row.stat_time * 1000));
+          const date = chinaDate(new Date(row.stat_time * 1000));
           if (date < today) {
             cached[date] = row;
             changed = true;

@@ -1,6 +1,7 @@
 import type { OrgTree } from '../core/org.js';
 import { t, type Lang, type Text } from '../core/i18n.js';
-import { addDays, BEHAVIOR_KEEP_DAYS, chinaDay, memberDays, totals, type MemberDay, type Totals } from '../customers/behavior.js';
+import { addDays, chinaDate } from '../core/dates.js';
+import { BEHAVIOR_KEEP_DAYS, memberDays, totals, type MemberDay, type Totals } from '../customers/behavior.js';
 import { countsBetween } from '../mp/counters.js';
 import type { MpApi } from '../platform/mp/api.js';
 import type { WecomClient } from '../platform/wecom/client.js';
@@ -32,7 +33,7 @@ export interface Digest {
 const TOP = 3;
 
 export async function composeDigest(src: DigestSources, date?: string): Promise<Digest> {
-  const today = chinaDay(src.now());
+  const today = chinaDate(src.now());
   const day = date ?? addDays(today, -1);
   if (day >= today) throw new DigestRangeError(t('摘要只能是已经过去的日子（最晚昨天 {d}）。', 'A digest is for a finished day (yesterday, {d}, at the latest).', { d: addDays(today, -1) }));
   if (day < addDays(today, -(BEHAVIOR_KEEP_DAYS - 7))) throw new DigestRangeError(t('平台只保留最近 {n} 天的数据，{d} 太早了。', 'The platform keeps only the last {n} days; {d} is too old.', { n: BEHAVIOR_KEEP_DAYS, d: day }));

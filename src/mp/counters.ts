@@ -1,3 +1,4 @@
+import { chinaDate } from '../core/dates.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -14,10 +15,6 @@ export interface DayCounts {
 }
 
 export const COUNTS_COLLECTION = 'mp-counts';
-
-export function chinaDate(at: Date): string {
-  return new Date(at.getTime() + 8 * 3600_000).toISOString().slice(0, 10);
-}
 
 type Pending = { date: string; target?: string; openid: string; change?: 'subscribe' | 'unsubscribe' };
 
