@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CallbackDedupe, CallbackRejected, CallbackVerifier, readLimited } from '../platform/callback/index.js';
+import { CallbackDedupe, CallbackRejected, CallbackVerifier, readLimited, sendReply } from '../platform/callback/index.js';
 import type { Logger } from '../platform/redact.js';
 import type { ChatGateway } from './chat.js';
 import { MARKDOWN_BYTES } from './webhook.js';
@@ -44,7 +44,7 @@ export class WecomBot {
   async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const query = new URL(req.url ?? '/', 'http://wxops').searchParams;
     try {
-      if (req.method === 'GET') return send(res, 200, 'text/plain; charset=utf-8', this.opts.verifier.verifyUrl(query));
+      if (req.method === 'GET') return sendReply(res, 200, this.opts.verifier.verifyUrl(query));
       const body = await readLimited(req, MAX_BODY);
       if (body === undefined) throw new CallbackRejected('too-large', { zh: '请求体过大。', en: 'The body is too large.' });
       let encrypted: string | undefined;
@@ -62,16 +62,16 @@ export class WecomBot {
         throw new CallbackRejected('malformed', { zh: '消息不是 JSON。', en: 'The message is not JSON.' });
       }
       const reply = await this.answer(message);
-      if (!reply) return send(res, 200, 'text/plain; charset=utf-8', '');
+      if (!reply) return sendReply(res, 200, '');
       const p = this.opts.verifier.sealParts(JSON.stringify(reply));
-      send(res, 200, 'application/json; charset=utf-8', JSON.stringify({ encrypt: p.encrypt, msgsignature: p.signature, timestamp: Number(p.timestamp), nonce: p.nonce }));
+      sendReply(res, 200, JSON.stringify({ encrypt: p.encrypt, msgsignature: p.signature, timestamp: Number(p.timestamp), nonce: p.nonce }), 'application/json; charset=utf-8');
     } catch (err) {
       if (err instanceof CallbackRejected) {
         this.opts.logger.warn({ reason: err.reason, status: err.status }, 'bot callback refused');
-        return send(res, err.status, 'text/plain; charset=utf-8', err.reason);
+        return sendReply(res, err.status, err.reason);
       }
       this.opts.logger.error({ error: (err as Error).message }, 'bot callback failed');
-      send(res, 200, 'text/plain; charset=utf-8', '');
+      sendReply(res, 200, '');
     }
   }
 
@@ -134,9 +134,4 @@ function stream(s: StreamState): Record<string, unknown> {
 function leadingMentions(text: string): string[] {
   const m = /^\s*@(\S+)/.exec(text);
   return m ? [m[1]!] : [];
-}
-
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditLog } from '../audit/log.js';
 import type { OrgTree } from '../core/org.js';
 import { PlatformError } from '../core/errors.js';
-import { CallbackDedupe, CallbackRejected, CallbackVerifier, dedupeKey, readLimited, replyWithin } from '../platform/callback/index.js';
+import { CallbackDedupe, CallbackRejected, CallbackVerifier, dedupeKey, readLimited, replyWithin, sendReply } from '../platform/callback/index.js';
 import type { Logger } from '../platform/redact.js';
 import type { WecomClient } from '../platform/wecom/client.js';
 import type { CustomerApi } from '../platform/wecom/customers.js';
@@ -38,20 +38,20 @@ export class WecomCallback {
   async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const query = new URL(req.url ?? '/', 'http://wxops').searchParams;
     try {
-      if (req.method === 'GET') return send(res, 200, this.opts.verifier.verifyUrl(query));
+      if (req.method === 'GET') return sendReply(res, 200, this.opts.verifier.verifyUrl(query));
       const body = await readLimited(req, MAX_WECOM_CALLBACK_BYTES);
       if (body === undefined) throw new CallbackRejected('too-large', { zh: '回调请求体过大。', en: 'The callback body is too large.' });
       const { message } = this.opts.verifier.open(query, body);
       // Answer within 5 s whatever happens; the work goes on and its result stays in the dedupe.
       await replyWithin(this.dedupe.run(dedupeKey(message), () => this.handle(message)), 4500, '');
-      send(res, 200, '');
+      sendReply(res, 200, '');
     } catch (err) {
       if (err instanceof CallbackRejected) {
         this.opts.logger.warn({ reason: err.reason, status: err.status, error: err.text.en }, 'wecom callback refused');
-        return send(res, err.status, err.reason);
+        return sendReply(res, err.status, err.reason);
       }
       this.opts.logger.error({ error: (err as Error).message }, 'wecom callback failed');
-      send(res, 200, '');
+      sendReply(res, 200, '');
     }
   }
 
@@ -113,9 +113,4 @@ export class WecomCallback {
       this.opts.logger.error({ error: (e as Error).message }, 'audit append failed');
     }
   }
-}
-
-function send(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { buildReply, CallbackDedupe, CallbackRejected, CallbackVerifier, dedupeKey, readLimited, replyWithin } from '../platform/callback/index.js';
+import { buildReply, CallbackDedupe, CallbackRejected, CallbackVerifier, dedupeKey, readLimited, replyWithin, sendReply } from '../platform/callback/index.js';
 import type { MpApi } from '../platform/mp/api.js';
 import type { Logger } from '../platform/redact.js';
 import type { Store } from '../store/store.js';
@@ -47,20 +47,20 @@ export class MpCallback {
     try {
       if (req.method === 'GET') {
         const echo = this.opts.verifier.verifyUrl(query);
-        return send(res, 200, 'text/plain; charset=utf-8', echo);
+        return sendReply(res, 200, echo);
       }
       const body = await readLimited(req, MAX_CALLBACK_BYTES);
       if (body === undefined) throw new CallbackRejected('too-large', { zh: '回调请求体过大。', en: 'The callback body is too large.' });
       const reply = await this.handle(query, body);
-      send(res, 200, reply.startsWith('<xml>') ? 'application/xml; charset=utf-8' : 'text/plain; charset=utf-8', reply);
+      sendReply(res, 200, reply, reply.startsWith('<xml>') ? 'application/xml; charset=utf-8' : 'text/plain; charset=utf-8');
     } catch (err) {
       if (err instanceof CallbackRejected) {
         this.opts.logger.warn({ reason: err.reason, status: err.status, error: err.text.en }, 'mp callback refused');
-        return send(res, err.status, 'text/plain; charset=utf-8', err.reason);
+        return sendReply(res, err.status, err.reason);
       }
       this.opts.logger.error({ error: (err as Error).message }, 'mp callback failed');
       // The follower sees nothing rather than "该公众号暂时无法提供服务".
-      send(res, 200, 'text/plain; charset=utf-8', 'success');
+      sendReply(res, 200, 'success');
     }
   }
 
@@ -136,9 +136,4 @@ export class MpCallback {
     }
     return this.rules.value;
   }
-}
-
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
  * A callback request's body, or undefined once it passes `max` bytes: the rest is not read, so a body of
@@ -25,4 +25,10 @@ export function readLimited(req: IncomingMessage, max: number): Promise<Buffer |
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** Writes a callback's answer: the platforms read the status and the raw body, nothing else. */
+export function sendReply(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }

@@ -17,4 +17,4 @@ export {
 } from './verify.js';
 export { buildReply, cdata, parseXml, XmlFormatError, type NewsArticle, type PassiveReply, type ReplyAddress } from './xml.js';
 export { CallbackDedupe, dedupeKey, replyWithin, type DedupeOptions } from './dedupe.js';
-export { readLimited } from './body.js';
+export { readLimited, sendReply } from './body.js';
