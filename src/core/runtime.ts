@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseDotEnv } from 'dotenv';
@@ -38,6 +38,7 @@ export const SANDBOX_ACTOR = 'zhangwei';
 
 /** How old a department snapshot advisory commands may use. */
 export const ORG_SNAPSHOT_MAX_AGE_MS = 10 * 60_000;
+const ORG_SNAPSHOT_REFRESH_MS = 60_000;
 
 export interface RuntimeOptions {
   /** An undici dispatcher for every platform call (benchmarks measure the pipeline without network). */
@@ -179,6 +180,9 @@ export class Runtime {
   private saveOrgSnapshot(departments: unknown[], memberships: unknown[]): void {
     try {
       const dir = join(this.dataDir, 'cache');
+      // Fresh enough already: a large company's snapshot is not rewritten by every command.
+      const last = statSync(join(dir, 'org.json'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+      if (Date.now() - last < ORG_SNAPSHOT_REFRESH_MS) return;
       mkdirSync(dir, { recursive: true });
       const tmp = join(dir, `org.json.${process.pid}.tmp`);
       writeFileSync(tmp, JSON.stringify({ at: Date.now(), departments, memberships }));
