@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // A throwaway PostgreSQL server for the store and multi-instance tests (ARCHITECTURE §9).
+    globalSetup: ['test/support/global-postgres.ts'],
   },
 });

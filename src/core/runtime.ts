@@ -73,6 +73,7 @@ export class Runtime {
   private sandbox?: { close(): Promise<void>; flush(): Promise<void> };
   private sandboxControlUrl?: string;
   private storeInstance?: Store;
+  private storePromise?: Promise<Store>;
   private auditInstance?: AuditLog;
   private policyInstance?: PolicyEngine;
   private knownActions?: string[];
@@ -219,12 +220,27 @@ export class Runtime {
     return this.loggerPromise;
   }
 
-  async store(): Promise<Store> {
-    if (!this.storeInstance) {
+  /** lowdb in the data directory, or PostgreSQL shared by several instances when WXOPS_DATABASE_URL is set. */
+  store(): Promise<Store> {
+    this.storePromise ??= this.openStore().catch((err) => {
+      this.storePromise = undefined;
+      throw err;
+    });
+    return this.storePromise;
+  }
+
+  private async openStore(): Promise<Store> {
+    const url = this.env.WXOPS_DATABASE_URL;
+    if (!url) {
       const { LowdbStore } = await import('../store/lowdb-store.js');
-      this.storeInstance = new LowdbStore(this.dataDir);
+      return (this.storeInstance = new LowdbStore(this.dataDir));
     }
-    return this.storeInstance;
+    const [{ PostgresStore }, logger] = await Promise.all([import('../store/postgres-store.js'), this.logger()]);
+    const store = new PostgresStore({ url, onIdleError: (err) => logger.warn({ error: err.message }, 'database connection lost while idle') });
+    this.storeInstance = store;
+    // The schema is brought up to date at start (safe when several instances start together).
+    await store.open();
+    return store;
   }
 
   async audit(): Promise<AuditLog> {

@@ -3,17 +3,23 @@ import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
 import type { Store } from './store.js';
+import { LocalLocks } from './local-locks.js';
 
 type Data = Record<string, Record<string, unknown>>;
 
+const WRITES = 'store.json';
+
 /**
  * The embedded default: one JSON file in the data directory, written atomically by lowdb. Each call
- * re-reads the file first so that a REPL and a `wxops run` sharing the directory see each other's writes.
+ * re-reads the file first so that a REPL and a `wxops run` sharing the directory see each other's writes;
+ * writes from this process are serialised so that two read-modify-writes never interleave.
  */
 export class LowdbStore implements Store {
+  readonly kind = 'embedded' as const;
   private readonly db: Low<Data>;
+  private readonly locks = new LocalLocks();
 
-  constructor(dataDir: string) {
+  constructor(readonly dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
     this.db = new Low<Data>(new JSONFile<Data>(join(dataDir, 'store.json')), {});
   }
@@ -23,26 +29,68 @@ export class LowdbStore implements Store {
     return this.db.data;
   }
 
+  private write<T>(fn: (data: Data) => T): Promise<T> {
+    return this.locks.run(WRITES, async () => {
+      const data = await this.fresh();
+      const out = fn(data);
+      await this.db.write();
+      return out;
+    });
+  }
+
   async get<T>(collection: string, id: string): Promise<T | undefined> {
     return (await this.fresh())[collection]?.[id] as T | undefined;
   }
 
-  async put<T>(collection: string, id: string, value: T): Promise<void> {
-    const data = await this.fresh();
-    (data[collection] ??= {})[id] = value;
-    await this.db.write();
+  put<T>(collection: string, id: string, value: T): Promise<void> {
+    return this.write((data) => {
+      (data[collection] ??= {})[id] = value;
+    });
   }
 
-  async delete(collection: string, id: string): Promise<boolean> {
-    const data = await this.fresh();
-    if (!data[collection] || !(id in data[collection])) return false;
-    delete data[collection][id];
-    await this.db.write();
-    return true;
+  delete(collection: string, id: string): Promise<boolean> {
+    return this.write((data) => {
+      if (!data[collection] || !(id in data[collection])) return false;
+      delete data[collection][id];
+      return true;
+    });
   }
 
   async list<T>(collection: string): Promise<T[]> {
     return Object.values((await this.fresh())[collection] ?? {}) as T[];
+  }
+
+  update<T>(collection: string, id: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
+    return this.write((data) => {
+      const next = fn(data[collection]?.[id] as T | undefined);
+      if (next === undefined) delete data[collection]?.[id];
+      else (data[collection] ??= {})[id] = next;
+      return next;
+    });
+  }
+
+  create<T>(collection: string, id: string, value: T): Promise<boolean> {
+    return this.write((data) => {
+      const c = (data[collection] ??= {});
+      if (id in c) return false;
+      c[id] = value;
+      return true;
+    });
+  }
+
+  exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(`lock:${name}`, fn);
+  }
+
+  async tryExclusive<T>(name: string, fn: (lost: AbortSignal) => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (this.locks.held(`lock:${name}`)) return { ran: false };
+    // One process: the lock cannot be lost while it runs.
+    return { ran: true, value: await this.locks.run(`lock:${name}`, () => fn(new AbortController().signal)) };
+  }
+
+  /** Everything, for `wxops db import` and backups. */
+  async snapshot(): Promise<Data> {
+    return structuredClone(await this.fresh());
   }
 
   async close(): Promise<void> {}
