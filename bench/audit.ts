@@ -2,12 +2,12 @@ import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { AuditLog, hashEntry, serializeEntry, verifyLog, withHash, type StoredAuditEntry } from '../src/audit/log.js';
+import { FileAuditLog, hashEntry, serializeEntry, withHash, type StoredAuditEntry } from '../src/audit/log.js';
 import { fmtMs, line, percentile } from './stats.js';
 
 /**
  * Builds a correctly chained log of `n` entries straight to disk (appending 10⁶ entries with an fsync
- * each would take an hour), in exactly the shape `AuditLog.append` writes.
+ * each would take an hour), in exactly the shape `FileAuditLog.append` writes.
  */
 function buildLog(dataDir: string, n: number): void {
   mkdirSync(join(dataDir, 'audit'), { recursive: true });
@@ -54,21 +54,21 @@ export async function benchAudit(sizes = [10_000, 100_000, 1_000_000]): Promise<
     const dir = mkdtempSync(join(base, 'wxops-bench-audit-'));
     try {
       buildLog(dir, n);
-      const log = new AuditLog(dir);
+      const log = new FileAuditLog(dir);
       const t0 = performance.now();
-      const report = verifyLog(log);
+      const report = await log.verify();
       const verifyMs = performance.now() - t0;
       if (!report.ok || report.entries !== n) throw new Error(`verify of the built log failed: ${JSON.stringify(report)}`);
       const samples: number[] = [];
       for (let i = 0; i < 1000; i++) {
         const a = performance.now();
-        log.append({ kind: 'decision', actor: 'zhangwei', channel: 'cli', command: `dept add 部门${i}`, action: 'dept.add', outcome: 'permit' });
+        await log.append({ kind: 'decision', actor: 'zhangwei', channel: 'cli', command: `dept add 部门${i}`, action: 'dept.add', outcome: 'permit' });
         samples.push(performance.now() - a);
       }
       samples.sort((x, y) => x - y);
       const mean = samples.reduce((s, x) => s + x, 0) / samples.length;
       appendMeans.push(mean);
-      if (!verifyLog(log).ok) throw new Error('chain broken after appends');
+      if (!(await log.verify()).ok) throw new Error('chain broken after appends');
       line(`${n.toLocaleString('en')} entries: append mean / p99`, `${fmtMs(mean)} / ${fmtMs(percentile(samples, 99))}  (${Math.round(1000 / mean)} appends/s)`);
       line(`${n.toLocaleString('en')} entries: audit verify`, fmtMs(verifyMs), n === 1_000_000 ? '10⁶ under 3 s' : undefined, n === 1_000_000 ? verifyMs < 3000 : undefined);
     } finally {

@@ -11,7 +11,7 @@ import { fmtMs, line, percentile } from './stats.js';
 const BASE = 'http://wecom.bench.invalid';
 
 /** Records when the first request of each command leaves the pipeline. */
-class TimingAgent extends MockAgent {
+export class TimingAgent extends MockAgent {
   firstRequestAt: number | undefined;
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     this.firstRequestAt ??= performance.now();
@@ -37,12 +37,10 @@ function cannedCompany() {
 }
 
 /**
- * Text in → first API request out, with the network replaced by undici's MockAgent answering at once:
- * tokenize, parse, validate, and the client up to the dispatcher. Measured over many commands.
+ * WeCom replaced by undici's MockAgent answering at once (the canned company above), and the variables
+ * that point a live-mode Runtime at it: a pipeline measured with these has no network in it.
  */
-export async function benchPipeline(commands = 10_000): Promise<void> {
-  const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-  const dataDir = mkdtempSync(join(shm, 'wxops-bench-pipe-'));
+export function mockedWecom(): { agent: TimingAgent; env: Record<string, string> } {
   const agent = new TimingAgent();
   agent.disableNetConnect();
   const pool = agent.get(BASE);
@@ -52,22 +50,34 @@ export async function benchPipeline(commands = 10_000): Promise<void> {
   pool.intercept({ path: /\/cgi-bin\/department\/list/, method: 'GET' }).reply(200, { ...ok, department: company.department }).persist();
   pool.intercept({ path: /\/cgi-bin\/user\/list_id/, method: 'POST' }).reply(200, { ...ok, dept_user: company.dept_user, next_cursor: '' }).persist();
   pool.intercept({ path: /\/cgi-bin\/user\/get/, method: 'GET' }).reply(200, { ...ok, userid: 'wangfang', name: '王芳', department: [3], status: 1 }).persist();
-
   const env = {
-    WXOPS_DATA_DIR: dataDir,
     WXOPS_CORP_ID: 'ww0123456789abcdef',
     WXOPS_CONTACTS_SECRET: 'bench-contacts-secret-0123456789abcdefghijk',
     WXOPS_WECOM_BASE_URL: BASE,
     WXOPS_ACTOR: 'zhangwei',
   };
-  const runtime = new Runtime(env, process.cwd(), { dispatcher: agent });
+  return { agent, env };
+}
+
+/** The commands the pipeline benchmarks cycle through: each is decided, audited twice and answered. */
+export const BENCH_LINES = [
+  'member add zhaoliu --name 赵六 --dept 销售部/华东区 --mobile 13800000001 --dry-run',
+  'dept list',
+  'member get wangfang',
+  '成员 调动 wangfang --dept “销售部/华南区” --dry-run',
+];
+
+/**
+ * Text in → first API request out, with the network replaced by undici's MockAgent answering at once:
+ * tokenize, parse, validate, and the client up to the dispatcher. Measured over many commands.
+ */
+export async function benchPipeline(commands = 10_000): Promise<void> {
+  const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const dataDir = mkdtempSync(join(shm, 'wxops-bench-pipe-'));
+  const { agent, env } = mockedWecom();
+  const runtime = new Runtime({ ...env, WXOPS_DATA_DIR: dataDir }, process.cwd(), { dispatcher: agent });
   const session = new Session({ runtime, registry: createRegistry(), channel: 'cli' });
-  const lines = [
-    'member add zhaoliu --name 赵六 --dept 销售部/华东区 --mobile 13800000001 --dry-run',
-    'dept list',
-    'member get wangfang',
-    '成员 调动 wangfang --dept “销售部/华南区” --dry-run',
-  ];
+  const lines = BENCH_LINES;
   const samples: number[] = [];
   for (let i = 0; i < commands + 200; i++) {
     agent.firstRequestAt = undefined;

@@ -17,6 +17,11 @@ if (only === 'policy-worker') {
   process.exit(0);
 }
 
+if (only === 'audit-pg-worker') {
+  await (await import('./audit-pg.js')).auditPgWorker(process.argv[3]!);
+  process.exit(0);
+}
+
 if (only === 'customers-sim') {
   await customersSimulator(process.argv[3]!);
   process.exit(0);
@@ -28,6 +33,7 @@ if (!only || only === 'pipeline') await benchPipeline();
 if (!only || only === 'import') await benchImport();
 if (!only || only === 'policy') await benchPolicy(fileURLToPath(import.meta.url));
 if (!only || only === 'audit') await benchAudit();
+if (!only || only === 'audit-pg') await (await import('./audit-pg.js')).benchAuditPg(fileURLToPath(import.meta.url));
 if (!only || only === 'callback') await benchCallback();
 if (!only || only === 'customers') await benchCustomers(fileURLToPath(import.meta.url));
 if (!only || only === 'backup') await (await import('./backup.js')).benchBackup(fileURLToPath(import.meta.url));

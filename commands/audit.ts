@@ -3,7 +3,7 @@ import { defineCommand, option, type CommandSpec } from '../src/core/command.js'
 import { InputError, WxopsError } from '../src/core/errors.js';
 import { formatTime, t } from '../src/core/i18n.js';
 import type { View } from '../src/core/result.js';
-import { queryLog, verifyLog, type StoredAuditEntry } from '../src/audit/log.js';
+import { PROBLEM_TEXT, type StoredAuditEntry } from '../src/audit/log.js';
 import type { CommandContext } from '../src/core/context.js';
 
 /** The audit log (ARCHITECTURE §6): recent entries, searches, and the chain check. */
@@ -54,7 +54,7 @@ export const auditTail = defineCommand({
   action: 'audit.tail',
   mutates: false,
   async run(ctx, a) {
-    const entries = queryLog(await log(ctx), { limit: a.lines ?? 20 });
+    const entries = await (await log(ctx)).query({ limit: a.lines ?? 20 });
     return { data: { entries }, view: table(entries) };
   },
 });
@@ -77,19 +77,10 @@ export const auditSearch = defineCommand({
   action: 'audit.search',
   mutates: false,
   async run(ctx, a) {
-    const entries = queryLog(await log(ctx), { actor: a.actor, action: a.action, result: a.result, since: a.since ? parseSince(a.since, ctx.now()) : undefined, limit: a.limit ?? 50 });
+    const entries = await (await log(ctx)).query({ actor: a.actor, action: a.action, result: a.result, since: a.since ? parseSince(a.since, ctx.now()) : undefined, limit: a.limit ?? 50 });
     return { data: { entries }, view: table(entries) };
   },
 });
-
-const KIND_TEXT = {
-  edited: t('被修改', 'was edited'),
-  deleted: t('之前有记录被删除', 'follows deleted entries'),
-  inserted: t('是被插入的', 'was inserted'),
-  reordered: t('顺序被调换', 'is out of order'),
-  truncated: t('之后的记录被截断（链头记录了更多条目）', 'and what follows were cut off (the chain head records more entries)'),
-  unreadable: t('不是合法的 JSON（被修改）', 'is not valid JSON (edited)'),
-};
 
 export const auditVerify = defineCommand({
   name: 'audit verify',
@@ -100,10 +91,10 @@ export const auditVerify = defineCommand({
   mutates: false,
   async run(ctx) {
     const audit = await log(ctx);
-    const report = verifyLog(audit);
+    const report = await audit.verify();
     if (!report.ok) {
       const p = report.problem!;
-      const k = KIND_TEXT[p.kind];
+      const k = PROBLEM_TEXT[p.kind];
       throw new WxopsError(
         'AUDIT_TAMPERED',
         'failed',
@@ -111,11 +102,11 @@ export const auditVerify = defineCommand({
           zh: `审计日志校验失败：第 ${p.line} 行（序号 ${p.seq ?? '?'}）${k.zh}。之前的 ${report.entries} 条记录完好。`,
           en: `The audit log fails verification: line ${p.line} (seq ${p.seq ?? '?'}) ${k.en}. The ${report.entries} entries before it are intact.`,
         },
-        { ...report, file: audit.file },
+        { ...report, backend: audit.kind, file: audit.file },
       );
     }
     return {
-      data: { ...report, file: audit.file },
+      data: { ...report, backend: audit.kind, file: audit.file },
       view: { type: 'message', text: t('审计日志完好：{n} 条记录，哈希链连续，与链头一致。', 'The audit log is intact: {n} entries, an unbroken chain matching its head.', { n: report.entries }) },
     };
   },

@@ -5,7 +5,6 @@ import { InputError, WxopsError } from '../src/core/errors.js';
 import { t, type Text } from '../src/core/i18n.js';
 import { Session } from '../src/core/pipeline.js';
 import type { View } from '../src/core/result.js';
-import { queryLog } from '../src/audit/log.js';
 import { whoCan } from '../src/policy/directory.js';
 import { lintPolicy } from '../src/policy/lint.js';
 import { matchesAction, type Condition } from '../src/policy/model.js';
@@ -295,7 +294,7 @@ export const policyUnused = defineCommand({
     const dir = await ctx.directory();
     const since = new Date(ctx.now().getTime() - days * 86_400_000);
     const used = new Map<string, Set<string>>();
-    for (const e of queryLog(await ctx.session.runtime.audit(), { since, limit: Number.MAX_SAFE_INTEGER })) {
+    for (const e of await (await ctx.session.runtime.audit()).query({ since, limit: Number.MAX_SAFE_INTEGER })) {
       if (e.kind !== 'decision' || !e.rule || e.outcome === 'deny') continue;
       const set = used.get(e.rule) ?? new Set<string>();
       set.add(e.action ?? '');

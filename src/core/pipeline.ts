@@ -59,6 +59,7 @@ export class Session {
     let command: AnyCommand | undefined;
     let dryRun = false;
     let decided = false;
+    let ran = false;
     try {
       const tokens = tokenize(text, { mentions: this.opts.mentions, stripLeadingMentions: this.opts.stripLeadingMentions });
       const parsed = this.opts.registry.parse(tokens, this.lang);
@@ -81,8 +82,9 @@ export class Session {
         resource,
         context: { channel: this.opts.channel, room: this.opts.room },
       });
-      decided = true;
       await this.audit({ kind: 'decision', command: text, action: command.action, resource, rule: decision.rule, outcome: decision.effect });
+      // From here a failure is recorded as this decision's result (not when the audit itself failed).
+      decided = true;
       if (decision.effect === 'deny') {
         // Only on the way out: the trace says which conditional grant came closest, for the message.
         const explained = decision.rule ? decision : dir.policy.explain({ actor: dir.actor(actor.userid), action: command.action, resource, context: { channel: this.opts.channel, room: this.opts.room } });
@@ -105,7 +107,10 @@ export class Session {
         );
       }
       const result = await command.run(ctx, parsed.args, plan, resource);
-      await this.audit({ kind: 'result', command: text, action: command.action, outcome: 'done', detail: approved ? { approval: approved.id } : undefined });
+      ran = true;
+      await this.audit({ kind: 'result', command: text, action: command.action, outcome: 'done', detail: approved ? { approval: approved.id } : undefined }).catch((err) => {
+        throw unrecordedResult(command!, err);
+      });
       return this.ok(commandName, result, dryRun);
     } catch (err) {
       const error = asWxopsError(err);
@@ -113,7 +118,7 @@ export class Session {
         const log = await this.opts.runtime.logger().catch(() => undefined);
         log?.error({ command: commandName, actor: this.actorId, code: error.code, err: err instanceof Error ? err.stack : String(err) }, 'command failed');
       }
-      if (decided && command && error.category !== 'denied' && error.category !== 'approval') {
+      if (decided && !ran && command && error.category !== 'denied' && error.category !== 'approval') {
         await this.audit({
           kind: 'result',
           command: text,
@@ -190,9 +195,10 @@ export class Session {
     }
   }
 
+  /** Written before the command goes on (a decision) or replies (a result): an audit that fails fails the command. */
   private async audit(entry: Omit<AuditEntry, 'actor' | 'channel'>): Promise<void> {
     const log = await this.opts.runtime.audit();
-    log.append({ ...entry, actor: this.actorId, channel: this.opts.channel });
+    await log.append({ ...entry, actor: this.actorId, channel: this.opts.channel });
   }
 
   /** `snapshot`: the command only advises, so a recent department snapshot will do (Runtime.orgSnapshot). */
@@ -239,6 +245,22 @@ function asWxopsError(err: unknown): WxopsError {
   if (err instanceof WxopsError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new RuntimeFailure('INTERNAL', t('内部错误：{m}。请查看日志或报告此问题。', 'Internal error: {m}. Check the log or report this.', { m: message }));
+}
+
+/**
+ * The command was carried out but its result could not be written to the audit log (the decision was):
+ * the reply must not say "nothing was done", and the outcome is not recorded as failed.
+ */
+function unrecordedResult(command: AnyCommand, err: unknown): RuntimeFailure {
+  const cause = asWxopsError(err);
+  return new RuntimeFailure(
+    cause.code,
+    t(
+      '{cmd} 已执行，但执行结果未能写入审计日志（{code}）；日志中有允许它执行的决定记录。',
+      '{cmd} was carried out, but its result could not be written to the audit log ({code}); the log holds the decision that allowed it.',
+      { cmd: command.name, code: cause.code },
+    ),
+  );
 }
 
 function denial(command: AnyCommand, decision: Decision, instead: string[]): DeniedError {

@@ -1,0 +1,281 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { createRegistry } from '../commands/index.js';
+import { FileAuditLog, type AuditLog } from '../src/audit/log.js';
+import { PostgresAuditLog } from '../src/audit/postgres-log.js';
+import { Session } from '../src/core/pipeline.js';
+import { Runtime } from '../src/core/runtime.js';
+import { PostgresStore } from '../src/store/postgres-store.js';
+import { postgresBinDir, startThrowawayPostgres } from '../test/support/postgres-server.js';
+import { BENCH_LINES, mockedWecom } from './pipeline.js';
+import { fmtMs, line, percentile } from './stats.js';
+
+/**
+ * The audit log and the command path on PostgreSQL (issue 9), against the embedded default measured in
+ * the same run on the same disk: a throwaway server with fsync on keeps its data in the temporary
+ * directory, where the embedded data directory goes too. Each instance is its own process (its own pool).
+ * The set-ups take turns in several rounds (embedded, 1 instance, 2 instances, embedded, …), so a busy
+ * moment on the machine falls on all of them alike; the instances of a set-up start each round together.
+ *
+ * (a) Appends per second: every instance keeps `CONCURRENCY` appends in flight, as a busy service does;
+ *     afterwards the chain the instances wrote together must verify, with seq 1..N and no gap.
+ * (b) Command latency, text in → reply out, through the real pipeline (WeCom replaced by MockAgent):
+ *     each command is decided, audited twice (decision, result) and answered.
+ *
+ * Two PostgreSQL instances are compared with two embedded processes, each with its own data directory:
+ * the same number of busy processes on the same cores, so what differs is the shared database.
+ */
+const CONCURRENCY = 32;
+const ROUNDS = 4;
+const APPENDS = 5_000; // per instance and round (the embedded log: a quarter of that)
+const COMMANDS = 500; // per instance and round
+const WARMUP = 200;
+
+type Backend = 'embedded' | 'postgres';
+
+interface WorkerJob {
+  task: 'append' | 'commands';
+  backend: Backend;
+  dataDir: string;
+  url?: string;
+  name: string;
+}
+
+interface WorkerResult {
+  start: number;
+  end: number;
+  /** Per command (commands) or per append (append), ms. */
+  samples: number[];
+}
+
+const wallNow = () => performance.timeOrigin + performance.now();
+
+/**
+ * Child process: sets up and says "ready"; then each line it reads is a count of appends or commands to
+ * run, answered with the result as JSON; "end" closes it.
+ */
+export async function auditPgWorker(arg: string): Promise<void> {
+  const job = JSON.parse(arg) as WorkerJob;
+  let run: (n: number) => Promise<number[]>;
+  let close: () => Promise<void>;
+  if (job.task === 'append') {
+    let log: AuditLog;
+    let store: PostgresStore | undefined;
+    if (job.backend === 'postgres') {
+      store = new PostgresStore({ url: job.url! });
+      await store.open();
+      log = new PostgresAuditLog(store);
+    } else log = new FileAuditLog(job.dataDir);
+    let i = 0;
+    run = async (n) => {
+      const samples: number[] = [];
+      const end = i + n;
+      const appender = async () => {
+        while (i < end) {
+          const k = i++;
+          const t0 = performance.now();
+          await log.append({ kind: 'decision', actor: job.name, channel: 'wecom', command: `member add u${k} --name 成员${k} --dept 销售部/华东区`, action: 'member.add', resource: { userid: `u${k}`, departments: [3] }, rule: 'dept-admin-manages-own-members', outcome: 'permit' });
+          samples.push(performance.now() - t0);
+        }
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, appender));
+      return samples;
+    };
+    close = async () => {
+      await log.close();
+      await store?.close();
+    };
+  } else {
+    const { agent, env } = mockedWecom();
+    const runtime = new Runtime({ ...env, WXOPS_DATA_DIR: job.dataDir, ...(job.url ? { WXOPS_DATABASE_URL: job.url } : {}) }, process.cwd(), { dispatcher: agent });
+    const session = new Session({ runtime, registry: createRegistry(), channel: 'wecom' });
+    let i = 0;
+    const once = async () => {
+      const outcome = await session.execute(BENCH_LINES[i++ % BENCH_LINES.length]!);
+      if (!outcome.ok) throw new Error(`bench command failed: ${outcome.error?.text.en}`);
+    };
+    for (let k = 0; k < WARMUP; k++) await once();
+    run = async (n) => {
+      const samples: number[] = [];
+      for (let k = 0; k < n; k++) {
+        const t0 = performance.now();
+        await once();
+        samples.push(performance.now() - t0);
+      }
+      return samples;
+    };
+    close = () => runtime.close();
+  }
+  const say = (text: string) => new Promise((resolve) => process.stdout.write(`${text}\n`, resolve));
+  await say('ready');
+  for await (const cmd of createInterface({ input: process.stdin })) {
+    if (cmd === 'end') break;
+    const start = wallNow();
+    const samples = await run(Number(cmd));
+    const result: WorkerResult = { start, end: wallNow(), samples };
+    await say(JSON.stringify(result));
+  }
+  await close();
+}
+
+/** One instance: a worker process that runs what it is told, a round at a time. */
+class Instance {
+  private readonly child: ChildProcess;
+  private readonly replies: string[] = [];
+  private waiting?: (line: string) => void;
+  private readonly exited: Promise<number | null>;
+
+  constructor(runner: string, job: WorkerJob) {
+    this.child = spawn(process.execPath, [runner, 'audit-pg-worker', JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    createInterface({ input: this.child.stdout! }).on('line', (l) => (this.waiting ? this.waiting(l) : this.replies.push(l)));
+    this.exited = new Promise((resolve) => this.child.once('close', resolve));
+  }
+
+  private next(): Promise<string> {
+    const ready = this.replies.shift();
+    if (ready !== undefined) return Promise.resolve(ready);
+    return new Promise((resolve, reject) => {
+      this.waiting = (l) => {
+        this.waiting = undefined;
+        resolve(l);
+      };
+      void this.exited.then((code) => reject(new Error(`bench worker exited with ${code}`)));
+    });
+  }
+
+  async ready(): Promise<void> {
+    const l = await this.next();
+    if (l !== 'ready') throw new Error(`bench worker: ${l}`);
+  }
+
+  async run(n: number): Promise<WorkerResult> {
+    this.child.stdin!.write(`${n}\n`);
+    return JSON.parse(await this.next()) as WorkerResult;
+  }
+
+  async end(): Promise<void> {
+    this.child.stdin!.end('end\n');
+    const code = await this.exited;
+    if (code !== 0) throw new Error(`bench worker exited with ${code}`);
+  }
+}
+
+/** A set-up of one or more instances, measured over the rounds it is given. */
+class Setup {
+  readonly samples: number[] = [];
+  private count = 0;
+  private ms = 0;
+
+  constructor(readonly instances: Instance[]) {}
+
+  /** All instances at once; the round's wall-clock span covers them all. */
+  async round(n: number): Promise<void> {
+    const results = await Promise.all(this.instances.map((i) => i.run(n)));
+    for (const r of results) this.samples.push(...r.samples);
+    this.count += results.reduce((k, r) => k + r.samples.length, 0);
+    this.ms += Math.max(...results.map((r) => r.end)) - Math.min(...results.map((r) => r.start));
+  }
+
+  get perSecond(): number {
+    return (this.count * 1000) / this.ms;
+  }
+
+  p(q: number): number {
+    return percentile([...this.samples].sort((a, b) => a - b), q);
+  }
+}
+
+async function measure(setups: { setup: Setup; n: number }[]): Promise<void> {
+  await Promise.all(setups.flatMap(({ setup }) => setup.instances.map((i) => i.ready())));
+  for (let r = 0; r < ROUNDS; r++) for (const { setup, n } of setups) await setup.round(n);
+  await Promise.all(setups.flatMap(({ setup }) => setup.instances.map((i) => i.end())));
+}
+
+const ratio = (x: number, base: number, of = 'embedded') => `${(x / base).toFixed(2)}× ${of}`;
+
+/** The chain the instances wrote: it must verify, with seq 1..N and no gap. */
+async function checkChain(url: string, expected: number): Promise<string> {
+  const store = new PostgresStore({ url });
+  try {
+    const t0 = performance.now();
+    const report = await new PostgresAuditLog(store).verify();
+    const ms = performance.now() - t0;
+    const r = await store.query<{ n: string; first: string; last: string }>('SELECT count(*) AS n, min(seq) AS first, max(seq) AS last FROM wxops_audit');
+    const { n, first, last } = r.rows[0]!;
+    const gapless = Number(n) === expected && Number(first) === 1 && Number(last) === expected;
+    if (!report.ok || !gapless) throw new Error(`the audit chain is broken: ${JSON.stringify({ report, n, first, last })}`);
+    return `${report.entries.toLocaleString('en')} entries, seq 1..${last} without a gap, verify ok (${fmtMs(ms)})`;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function benchAuditPg(runner: string): Promise<void> {
+  const base = tmpdir();
+  try {
+    postgresBinDir();
+  } catch (err) {
+    console.log(`\nAudit and commands on PostgreSQL: skipped — ${(err as Error).message}`);
+    return;
+  }
+  const server = await startThrowawayPostgres({ fsync: true });
+  const dirs: string[] = [];
+  const dataDir = () => {
+    const d = mkdtempSync(join(base, 'wxops-bench-auditpg-'));
+    dirs.push(d);
+    return d;
+  };
+  try {
+    console.log(`\nAudit and commands on PostgreSQL (throwaway server, fsync on, data in ${base}) vs the embedded default`);
+
+    // (a) appends per second. Two embedded processes, each with its own data directory (two single-machine
+    // deployments), are the baseline for two instances: the same number of processes on the same cores.
+    const appender = (name: string, url?: string) => new Instance(runner, { task: 'append', backend: url ? 'postgres' : 'embedded', dataDir: dataDir(), url, name });
+    const url1 = await server.createDatabase('bench_audit');
+    const url2 = await server.createDatabase('bench_audit');
+    const emb1 = new Setup([appender('a')]);
+    const emb2 = new Setup([appender('a'), appender('b')]);
+    const pg1 = new Setup([appender('a', url1)]);
+    const pg2 = new Setup([appender('a', url2), appender('b', url2)]);
+    await measure([
+      { setup: emb1, n: APPENDS / 4 },
+      { setup: emb2, n: APPENDS / 4 },
+      { setup: pg1, n: APPENDS },
+      { setup: pg2, n: APPENDS },
+    ]);
+    const rate = (x: number) => `${Math.round(x).toLocaleString('en')} appends/s`;
+    line('appends/s, embedded, 1 / 2 processes', `${rate(emb1.perSecond)} / ${rate(emb2.perSecond)}`);
+    line('appends/s, PostgreSQL, 1 instance', `${rate(pg1.perSecond)}  (${ratio(pg1.perSecond, emb1.perSecond)})`);
+    line('appends/s, PostgreSQL, 2 instances', `${rate(pg2.perSecond)}  (${ratio(pg2.perSecond, emb2.perSecond, '2 embedded')})`, '≥ 2,000/s', pg2.perSecond >= 2000);
+    line(`append p99 (${CONCURRENCY} in flight): emb 1/2, PG 1/2`, [emb1, emb2, pg1, pg2].map((x) => fmtMs(x.p(99))).join(' / '));
+    line('chain written by the 2 instances', await checkChain(url2, APPENDS * ROUNDS * 2), 'unbroken', true);
+
+    // (b) command latency, text in → reply out
+    const commander = (url?: string) => new Instance(runner, { task: 'commands', backend: url ? 'postgres' : 'embedded', dataDir: dataDir(), url, name: '' });
+    const curl1 = await server.createDatabase('bench_cmd');
+    const curl2 = await server.createDatabase('bench_cmd');
+    const cEmb1 = new Setup([commander()]);
+    const cEmb2 = new Setup([commander(), commander()]);
+    const c1 = new Setup([commander(curl1)]);
+    const c2 = new Setup([commander(curl2), commander(curl2)]);
+    await measure([cEmb1, cEmb2, c1, c2].map((setup) => ({ setup, n: COMMANDS })));
+    const show = (x: Setup) => `p50 ${fmtMs(x.p(50))}, p99 ${fmtMs(x.p(99))}`;
+    line('command, embedded, 1 process', show(cEmb1));
+    line('command, embedded, 2 processes', show(cEmb2));
+    line('command, PostgreSQL, 1 instance', `${show(c1)}  (p99 ${ratio(c1.p(99), cEmb1.p(99))})`);
+    line('command, PostgreSQL, 2 instances', `${show(c2)}  (p99 ${ratio(c2.p(99), cEmb2.p(99), '2 embedded')})`);
+    const signed = (ms: number) => `${ms >= 0 ? '+' : '−'}${fmtMs(Math.abs(ms))}`;
+    const added1 = c1.p(99) - cEmb1.p(99);
+    const added2 = c2.p(99) - cEmb2.p(99);
+    line('added p99, 1 instance vs 1 embedded', signed(added1), '< 2 ms', added1 < 2);
+    line('added p99, 2 instances vs 2 embedded', signed(added2), '< 2 ms', added2 < 2);
+    line('chain written by the 2 instances’ commands', await checkChain(curl2, (WARMUP + COMMANDS * ROUNDS) * 2 * 2), 'unbroken', true);
+  } finally {
+    await server.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
