@@ -25,7 +25,7 @@ function progress(r: ApprovalRequest, lang: 'zh' | 'en'): string {
 
 /** Each approval step and closing goes to the audit log, next to the decisions it concerns. */
 async function record(ctx: CommandContext, r: ApprovalRequest, outcome: string, detail: Record<string, unknown>): Promise<void> {
-  (await ctx.session.runtime.audit()).append({ kind: 'approval', actor: ctx.actor.userid, channel: ctx.channel, command: r.command, action: r.action, outcome, detail: { request: r.id, ...detail } });
+  await (await ctx.session.runtime.audit()).append({ kind: 'approval', actor: ctx.actor.userid, channel: ctx.channel, command: r.command, action: r.action, outcome, detail: { request: r.id, ...detail } });
 }
 
 async function services(ctx: CommandContext) {

@@ -5,7 +5,7 @@ import { InputError } from '../src/core/errors.js';
 import { t, type Text } from '../src/core/i18n.js';
 import type { OrgTree } from '../src/core/org.js';
 import { message } from '../src/core/result.js';
-import { ASSIGN_RULES, loadRules, type AssignRule } from '../src/customers/assign.js';
+import { addRule, ASSIGN_RULES, loadRules, type AssignRule } from '../src/customers/assign.js';
 import { resolveCorpTags } from './customer/resolve.js';
 import { resolveMember } from './member/resolve.js';
 
@@ -38,8 +38,8 @@ export const assignRuleAdd = defineCommand({
     return { summary: t('添加分配规则：{r}', 'Add the assignment rule: {r}', { r: describeRule(rule, await ctx.org()) }), steps: [] };
   },
   async run(ctx, a) {
-    const rule = await build(ctx, a);
-    await (await ctx.store()).put(ASSIGN_RULES, String(rule.id), rule);
+    // The next free id: another instance may add a rule at the same moment.
+    const rule = await addRule(await ctx.store(), await build(ctx, a));
     return message(t('已添加分配规则 {id}：{r}', 'Added assignment rule {id}: {r}', { id: rule.id, r: describeRule(rule, await ctx.org()) }), rule);
   },
 });

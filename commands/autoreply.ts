@@ -5,7 +5,7 @@ import { InputError } from '../src/core/errors.js';
 import { t, type Text } from '../src/core/i18n.js';
 import type { Plan } from '../src/core/plan.js';
 import { message } from '../src/core/result.js';
-import { Autoreplies, describeAnswer, loadAutoreply, saveAutoreply, type AutoreplyConfig } from '../src/mp/autoreply.js';
+import { Autoreplies, describeAnswer, loadAutoreply, saveAutoreply, updateAutoreply, type AutoreplyConfig } from '../src/mp/autoreply.js';
 import { fold } from '../src/mp/matcher.js';
 import { menuTargets } from '../src/mp/menu.js';
 import { describeReply, replySchema, type Reply } from '../src/mp/reply.js';
@@ -118,8 +118,7 @@ function singleReplyCommand(slot: 'subscribe' | 'default') {
     },
     async run(ctx, a) {
       const reply = replyFrom(a);
-      const store = await ctx.store();
-      await saveAutoreply(store, { ...(await loadAutoreply(store)), [slot]: reply });
+      await updateAutoreply(await ctx.store(), (cfg) => ({ ...cfg, [slot]: reply }));
       return message(t('已设置{w}。', 'The {w} is set.', { w: what }), { [slot]: reply });
     },
   });
@@ -176,11 +175,10 @@ export const autoreplyKeywordAdd = defineCommand({
   },
   async run(ctx, a) {
     const reply = replyFrom(a);
-    const store = await ctx.store();
-    const cfg = await loadAutoreply(store);
-    if (cfg.keywords.some((k) => fold(k.keyword) === fold(a.keyword))) throw new InputError('KEYWORD_EXISTS', t('关键词 “{k}” 已经存在。', 'The keyword “{k}” already exists.', { k: a.keyword }));
-    cfg.keywords.push({ keyword: a.keyword, match: a.match, reply, created_by: ctx.actor.userid, created_at: ctx.now().toISOString() });
-    await saveAutoreply(store, cfg);
+    const cfg = await updateAutoreply(await ctx.store(), (cfg) => {
+      if (cfg.keywords.some((k) => fold(k.keyword) === fold(a.keyword))) throw new InputError('KEYWORD_EXISTS', t('关键词 “{k}” 已经存在。', 'The keyword “{k}” already exists.', { k: a.keyword }));
+      return { ...cfg, keywords: [...cfg.keywords, { keyword: a.keyword, match: a.match, reply, created_by: ctx.actor.userid, created_at: ctx.now().toISOString() }] };
+    });
     return message(t('已添加关键词 “{k}”（第 {n} 条）。', 'Added the keyword “{k}” (rule {n}).', { k: a.keyword, n: cfg.keywords.length }), { keyword: a.keyword, match: a.match, reply });
   },
 });
@@ -203,11 +201,11 @@ export const autoreplyKeywordRemove = defineCommand({
     return localPlan(t('删除关键词 “{k}”（{r}）', 'Remove the keyword “{k}” ({r})', { k: found.keyword, r: describeReply(found.reply) }));
   },
   async run(ctx, a) {
-    const store = await ctx.store();
-    const cfg = await loadAutoreply(store);
-    const keywords = cfg.keywords.filter((k) => fold(k.keyword) !== fold(a.keyword));
-    if (keywords.length === cfg.keywords.length) throw new InputError('UNKNOWN_KEYWORD', t('没有关键词 “{k}”。', 'There is no keyword “{k}”.', { k: a.keyword }));
-    await saveAutoreply(store, { ...cfg, keywords });
+    await updateAutoreply(await ctx.store(), (cfg) => {
+      const keywords = cfg.keywords.filter((k) => fold(k.keyword) !== fold(a.keyword));
+      if (keywords.length === cfg.keywords.length) throw new InputError('UNKNOWN_KEYWORD', t('没有关键词 “{k}”。', 'There is no keyword “{k}”.', { k: a.keyword }));
+      return { ...cfg, keywords };
+    });
     return message(t('已删除关键词 “{k}”。', 'Removed the keyword “{k}”.', { k: a.keyword }), { keyword: a.keyword });
   },
 });
@@ -237,9 +235,7 @@ export const autoreplyClick = defineCommand({
   },
   async run(ctx, a) {
     const reply = replyFrom(a);
-    const store = await ctx.store();
-    const cfg = await loadAutoreply(store);
-    await saveAutoreply(store, { ...cfg, clicks: { ...cfg.clicks, [a.key]: reply } });
+    await updateAutoreply(await ctx.store(), (cfg) => ({ ...cfg, clicks: { ...cfg.clicks, [a.key]: reply } }));
     return message(t('已给菜单按钮 {k} 绑定回复。', 'Bound a reply to menu key {k}.', { k: a.key }), { key: a.key, reply });
   },
 });
@@ -261,10 +257,10 @@ export const autoreplyClickRemove = defineCommand({
     return localPlan(t('解除菜单按钮 {k} 的回复（{r}）', 'Unbind the reply of menu key {k} ({r})', { k: a.key, r: describeReply(cfg.clicks[a.key]!) }));
   },
   async run(ctx, a) {
-    const store = await ctx.store();
-    const cfg = await loadAutoreply(store);
-    const { [a.key]: _gone, ...clicks } = cfg.clicks;
-    await saveAutoreply(store, { ...cfg, clicks });
+    await updateAutoreply(await ctx.store(), (cfg) => {
+      const { [a.key]: _gone, ...clicks } = cfg.clicks;
+      return { ...cfg, clicks };
+    });
     return message(t('已解除菜单按钮 {k} 的回复。', 'Unbound menu key {k}.', { k: a.key }), { key: a.key });
   },
 });

@@ -80,12 +80,13 @@ async function recordVersion(ctx: CommandContext, before: Menu | undefined, appl
   const store = await ctx.store();
   const list = await versions(ctx);
   let next = (list.at(-1)?.version ?? 0) + 1;
-  if (list.length === 0 && before) {
-    await store.put<MenuVersion>(VERSIONS, String(next), { version: next, menu: before, applied_at: new Date(0).toISOString(), applied_by: '-', source: 'live before wxops' });
-    next++;
-  }
-  await store.put<MenuVersion>(VERSIONS, String(next), { version: next, menu: applied, applied_at: ctx.now().toISOString(), applied_by: ctx.actor.userid, source });
-  return next;
+  // Version numbers are taken with create, so two instances applying at once never share one.
+  const add = async (v: Omit<MenuVersion, 'version'>): Promise<number> => {
+    while (!(await store.create<MenuVersion>(VERSIONS, String(next), { ...v, version: next }))) next++;
+    return next++;
+  };
+  if (list.length === 0 && before) await add({ menu: before, applied_at: new Date(0).toISOString(), applied_by: '-', source: 'live before wxops' });
+  return add({ menu: applied, applied_at: ctx.now().toISOString(), applied_by: ctx.actor.userid, source });
 }
 
 export const menuShow = defineCommand({

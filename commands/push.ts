@@ -7,7 +7,7 @@ import { executePlan } from '../src/core/execute-plan.js';
 import { formatTime, t, type Text } from '../src/core/i18n.js';
 import { message } from '../src/core/result.js';
 import { chinaDate } from '../src/core/dates.js';
-import { PUSHES, type PushRecord } from '../src/mp/pushes.js';
+import { PUSHES, recordPushStatus, type PushRecord } from '../src/mp/pushes.js';
 import { bytes, MAX_TEXT_BYTES } from '../src/mp/reply.js';
 import type { MassStatus } from '../src/platform/mp/types.js';
 import { resolveMpTag } from './mptag.js';
@@ -142,7 +142,7 @@ export const pushSend = defineCommand({
     };
     await store.put(PUSHES, msgId, record);
     const status = await follow(ctx, msgId);
-    await store.put(PUSHES, msgId, { ...((await store.get<PushRecord>(PUSHES, msgId)) ?? record), status });
+    await recordPushStatus(store, msgId, status, record);
     const text =
       status === 'SEND_SUCCESS'
         ? t('群发完成（msg_id {id}）：已发给标签 “{tag}” 的 {n} 位关注者。', 'The push finished (msg_id {id}): sent to the {n} followers tagged “{tag}”.', { id: msgId, tag: r.tag_name, n: recipients.length })

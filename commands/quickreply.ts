@@ -42,7 +42,10 @@ export const quickreplyAdd = defineCommand({
   },
   async run(ctx, a) {
     const q: QuickReply = { keyword: a.keyword, answer: a.answer, created_by: ctx.actor.userid, created_at: ctx.now().toISOString() };
-    await (await ctx.store()).put(QUICKREPLIES, quickReplyId(a.keyword), q);
+    // Insert-if-absent: the same keyword added at once on another instance is refused, not overwritten.
+    if (!(await (await ctx.store()).create(QUICKREPLIES, quickReplyId(a.keyword), q))) {
+      throw new InputError('QUICKREPLY_EXISTS', t('已经有关键词“{k}”的快捷回复。', 'There already is a quick reply for “{k}”.', { k: a.keyword }));
+    }
     return message(t('已添加快捷回复“{k}”。', 'Added the quick reply “{k}”.', { k: a.keyword }), q);
   },
 });

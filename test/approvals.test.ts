@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../commands/index.js';
 import { Session } from '../src/core/pipeline.js';
 import { Runtime } from '../src/core/runtime.js';
-import { queryLog } from '../src/audit/log.js';
 import { REPO, cleanEnv, okData, startWxops, type TestWxops } from './support/sandbox.js';
 
 let w: TestWxops;
@@ -45,7 +44,7 @@ describe('approvals', () => {
     expect((await w.run('member get tmp1')).error!.code).toBe('UNKNOWN_MEMBER');
     expect(okData(await w.run(`approval show ${id}`)).status).toBe('done');
 
-    const audit = queryLog(await w.runtime.audit(), { limit: 1000 }).filter((e) => e.command === 'member remove tmp1' || (e.detail as any)?.request === id);
+    const audit = (await (await w.runtime.audit()).query({ limit: 1000 })).filter((e) => e.command === 'member remove tmp1' || (e.detail as any)?.request === id);
     const outcomes = audit.map((e) => `${e.kind}:${e.outcome}:${e.actor}`);
     expect(outcomes).toEqual(
       expect.arrayContaining(['decision:needs-approval:zhangwei', 'approval:requested:zhangwei', 'approval:approved:lina', 'approval:approved:sunli', 'result:done:zhangwei']),

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../commands/index.js';
-import { queryLog } from '../src/audit/log.js';
 import type { RunningServer } from '../src/cli/serve.js';
 import { Session } from '../src/core/pipeline.js';
 import type { Runtime } from '../src/core/runtime.js';
@@ -59,7 +58,7 @@ describe('customer-contact events through wxops serve', () => {
     expect(added).toMatchObject({ userid: 'wangfang', state: '展会2026', delivered: true });
     let assigned: any;
     for (let i = 0; i < 50 && !assigned; i++) {
-      assigned = queryLog(await runtime.audit(), { limit: 100 }).find((e) => e.actor === 'wxops' && e.action === 'customer.assign' && (e.resource as any)?.external_userid === added.external_userid);
+      assigned = (await (await runtime.audit()).query({ limit: 100 })).find((e) => e.actor === 'wxops' && e.action === 'customer.assign' && (e.resource as any)?.external_userid === added.external_userid);
       if (!assigned) await new Promise((r) => setTimeout(r, 50));
     }
     expect(assigned).toMatchObject({ outcome: 'done', resource: { from: 'wangfang', to: 'zhouqiang' } });

@@ -131,6 +131,7 @@ describe('store on postgres only', () => {
     await a.put('rules', 'x', 1);
     await admin.open();
     const slow = a.query('SELECT pg_sleep(5)');
+    slow.catch(() => undefined); // it rejects while the test is still cutting the connection; asserted below
     await new Promise((r) => setTimeout(r, 300));
     await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND pid <> pg_backend_pid()`);
     await expect(slow).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE', text: { zh: expect.stringContaining('连接中断') } });
@@ -149,6 +150,7 @@ describe('store on postgres only', () => {
       await c.query('SELECT pg_sleep(5)');
       await c.query(`INSERT INTO wxops_store (collection, id, value) VALUES ('rules', 'other-half', '1')`);
     });
+    half.catch(() => undefined); // asserted below
     await new Promise((r) => setTimeout(r, 300));
     await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND pid <> pg_backend_pid()`);
     await expect(half).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' });

@@ -108,7 +108,7 @@ export class ApprovalService {
 
   async get(id: string): Promise<ApprovalRequest> {
     const r = await this.store.get<ApprovalRequest>(COLLECTION, normalizeId(id));
-    if (!r) throw new InputError('UNKNOWN_APPROVAL', t('没有编号为 {id} 的审批请求（approval list 列出待审批的请求）。', 'There is no approval request {id} (approval list shows the pending ones).', { id }));
+    if (!r) throw unknownRequest(id);
     return this.expireIfDue(r);
   }
 
@@ -119,70 +119,89 @@ export class ApprovalService {
     return out.sort((a, b) => Number(b.id) - Number(a.id));
   }
 
-  /** Records one approval; returns the request and whether every step is now approved. */
+  /**
+   * Records one approval; returns the request and whether every step is now approved. The checks run
+   * again on the stored request inside one atomic update, so two approvers acting at once on two
+   * instances each get their own step (or a clear refusal) and neither step is lost.
+   */
   async approve(id: string, approver: string, dir: Directory): Promise<{ request: ApprovalRequest; complete: boolean; step: number }> {
-    const r = await this.requirePending(id);
-    if (approver.toLowerCase() === r.requester.toLowerCase()) {
-      throw new DeniedError(t('不能审批自己发起的请求 {id}。', 'You cannot approve your own request {id}.', { id: r.id }));
-    }
-    if (r.steps.some((s) => s.approvedBy?.toLowerCase() === approver.toLowerCase())) {
-      throw new DeniedError(t('你已经审批过请求 {id} 的一个步骤，同一请求的两个步骤须由不同的人审批。', 'You already approved a step of request {id}; two steps of one request need two people.', { id: r.id }));
-    }
-    const index = r.steps.findIndex((s) => !s.approvedBy);
-    const step = r.steps[index]!;
-    // Eligibility is checked again now: the organisation or the policy may have changed since.
-    const eligible = eligibleFor(step, r.requester, r.resource, dir);
-    if (!eligible.includes(approver)) {
-      const who = eligible.join(', ') || '—';
-      throw new DeniedError({
-        zh: `${approver} 不能审批请求 ${r.id} 的第 ${index + 1} 步（${describeStep(step, 'zh')}）；可以审批的人：${who}。`,
-        en: `${approver} may not approve step ${index + 1} (${describeStep(step, 'en')}) of request ${r.id}; who can: ${who}.`,
-      });
-    }
-    step.approvedBy = approver;
-    step.at = this.now().toISOString();
-    const complete = r.steps.every((s) => s.approvedBy);
-    if (complete) r.status = 'approved';
-    await this.store.put(COLLECTION, r.id, r);
+    await this.requirePending(id);
+    let index = -1;
+    const r = await this.change(id, (r) => {
+      if (approver.toLowerCase() === r.requester.toLowerCase()) {
+        throw new DeniedError(t('不能审批自己发起的请求 {id}。', 'You cannot approve your own request {id}.', { id: r.id }));
+      }
+      if (r.steps.some((s) => s.approvedBy?.toLowerCase() === approver.toLowerCase())) {
+        throw new DeniedError(t('你已经审批过请求 {id} 的一个步骤，同一请求的两个步骤须由不同的人审批。', 'You already approved a step of request {id}; two steps of one request need two people.', { id: r.id }));
+      }
+      index = r.steps.findIndex((s) => !s.approvedBy);
+      const step = r.steps[index]!;
+      // Eligibility is checked again now: the organisation or the policy may have changed since.
+      const eligible = eligibleFor(step, r.requester, r.resource, dir);
+      if (!eligible.includes(approver)) {
+        const who = eligible.join(', ') || '—';
+        throw new DeniedError({
+          zh: `${approver} 不能审批请求 ${r.id} 的第 ${index + 1} 步（${describeStep(step, 'zh')}）；可以审批的人：${who}。`,
+          en: `${approver} may not approve step ${index + 1} (${describeStep(step, 'en')}) of request ${r.id}; who can: ${who}.`,
+        });
+      }
+      step.approvedBy = approver;
+      step.at = this.now().toISOString();
+      if (r.steps.every((s) => s.approvedBy)) r.status = 'approved';
+      return r;
+    });
+    const complete = r.status === 'approved';
     if (!complete) await this.notifyStep(r);
     return { request: r, complete, step: index + 1 };
   }
 
   async reject(id: string, by: string, reason: string | undefined, dir: Directory): Promise<ApprovalRequest> {
-    const r = await this.requirePending(id);
-    const step = r.steps.find((s) => !s.approvedBy)!;
-    if (!eligibleFor(step, r.requester, r.resource, dir).includes(by)) {
-      throw new DeniedError(t('{u} 不是请求 {id} 当前步骤的审批人，不能驳回。', '{u} is not an approver of the current step of request {id} and cannot reject it.', { u: by, id: r.id }));
-    }
-    return this.close(r, 'rejected', by, reason);
+    await this.requirePending(id);
+    return this.change(id, (r) => {
+      const step = r.steps.find((s) => !s.approvedBy)!;
+      if (!eligibleFor(step, r.requester, r.resource, dir).includes(by)) {
+        throw new DeniedError(t('{u} 不是请求 {id} 当前步骤的审批人，不能驳回。', '{u} is not an approver of the current step of request {id} and cannot reject it.', { u: by, id: r.id }));
+      }
+      return closed(r, 'rejected', by, reason);
+    });
   }
 
   async cancel(id: string, by: string, dir: Directory): Promise<ApprovalRequest> {
-    const r = await this.requirePending(id);
+    await this.requirePending(id);
     const isSuper = dir.policy.rolesOf(dir.actor(by)).includes(SUPER_ADMIN_ROLE);
-    if (by.toLowerCase() !== r.requester.toLowerCase() && !isSuper) {
-      throw new DeniedError(t('请求 {id} 是 {r} 发起的，只有发起人或超级管理员可以撤销。', 'Request {id} belongs to {r}; only they or a super admin can cancel it.', { id: r.id, r: r.requester }));
-    }
-    return this.close(r, 'cancelled', by);
+    return this.change(id, (r) => {
+      if (by.toLowerCase() !== r.requester.toLowerCase() && !isSuper) {
+        throw new DeniedError(t('请求 {id} 是 {r} 发起的，只有发起人或超级管理员可以撤销。', 'Request {id} belongs to {r}; only they or a super admin can cancel it.', { id: r.id, r: r.requester }));
+      }
+      return closed(r, 'cancelled', by);
+    });
   }
 
   async finish(r: ApprovalRequest, result: { ok: boolean; message: string }): Promise<void> {
-    r.status = result.ok ? 'done' : 'failed';
-    r.result = result;
-    await this.store.put(COLLECTION, r.id, r);
+    const status: RequestStatus = result.ok ? 'done' : 'failed';
+    const stored = await this.store.update<ApprovalRequest>(COLLECTION, r.id, (cur) => ({ ...(cur ?? r), status, result }));
+    Object.assign(r, stored);
   }
 
-  private async close(r: ApprovalRequest, status: RequestStatus, by: string, reason?: string): Promise<ApprovalRequest> {
-    r.status = status;
-    r.closedBy = by;
-    r.reason = reason;
-    await this.store.put(COLLECTION, r.id, r);
-    return r;
+  /**
+   * One atomic read-modify-write of a pending request: `fn` sees the request as stored now (another
+   * instance may have changed it since it was read) and throws to change nothing.
+   */
+  private async change(id: string, fn: (r: ApprovalRequest) => ApprovalRequest): Promise<ApprovalRequest> {
+    const stored = await this.store.update<ApprovalRequest>(COLLECTION, normalizeId(id), (cur) => {
+      if (!cur) throw unknownRequest(id);
+      return fn(this.pending(cur));
+    });
+    return stored!;
   }
 
   private async requirePending(id: string): Promise<ApprovalRequest> {
-    const r = await this.get(id);
-    if (r.status === 'expired') {
+    return this.pending(await this.get(id));
+  }
+
+  /** The request if it is still pending; else the sentence saying why it cannot be acted on. */
+  private pending(r: ApprovalRequest): ApprovalRequest {
+    if (r.status === 'expired' || (r.status === 'pending' && this.due(r))) {
       throw new InputError('APPROVAL_EXPIRED', t('请求 {id} 已于 {at} 过期，请重新发起命令。', 'Request {id} expired at {at}; run the command again to make a new one.', { id: r.id, at: formatTime(r.expiresAt) }));
     }
     if (r.status !== 'pending') {
@@ -191,10 +210,15 @@ export class ApprovalService {
     return r;
   }
 
+  private due(r: ApprovalRequest): boolean {
+    return new Date(r.expiresAt).getTime() <= this.now().getTime();
+  }
+
   private async expireIfDue(r: ApprovalRequest): Promise<ApprovalRequest> {
-    if (r.status === 'pending' && new Date(r.expiresAt).getTime() <= this.now().getTime()) {
-      r.status = 'expired';
-      await this.store.put(COLLECTION, r.id, r);
+    if (r.status === 'pending' && this.due(r)) {
+      // Only a request that is still pending as stored: an approval another instance just recorded stays.
+      const stored = await this.store.update<ApprovalRequest>(COLLECTION, r.id, (cur) => (cur?.status === 'pending' && this.due(cur) ? { ...cur, status: 'expired' } : cur));
+      return stored ?? { ...r, status: 'expired' };
     }
     return r;
   }
@@ -218,10 +242,9 @@ export class ApprovalService {
     });
   }
 
+  /** One number per request, across instances (an atomic increment). */
   private async nextId(): Promise<string> {
-    const n = ((await this.store.get<number>('counters', 'approval')) ?? 0) + 1;
-    await this.store.put('counters', 'approval', n);
-    return String(n);
+    return String(await this.store.update<number>('counters', 'approval', (n) => (n ?? 0) + 1));
   }
 }
 
@@ -229,6 +252,14 @@ export function describeStep(s: { role: string; of?: string }, lang: 'zh' | 'en'
   if (!s.of) return s.role;
   if (lang === 'zh') return `${s.role}（${s.of === 'resource' ? '所涉部门' : '发起人所在部门'}）`;
   return `${s.role} of ${s.of === 'resource' ? 'the affected departments' : "the requester's departments"}`;
+}
+
+function closed(r: ApprovalRequest, status: RequestStatus, by: string, reason?: string): ApprovalRequest {
+  return { ...r, status, closedBy: by, reason };
+}
+
+function unknownRequest(id: string): InputError {
+  return new InputError('UNKNOWN_APPROVAL', t('没有编号为 {id} 的审批请求（approval list 列出待审批的请求）。', 'There is no approval request {id} (approval list shows the pending ones).', { id }));
 }
 
 function normalizeId(id: string): string {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CallbackDedupe, CallbackRejected, CallbackVerifier, readLimited, sendReply } from '../platform/callback/index.js';
 import type { Logger } from '../platform/redact.js';
+import type { Store } from '../store/store.js';
 import type { ChatGateway } from './chat.js';
 import { MARKDOWN_BYTES } from './webhook.js';
 
@@ -11,6 +12,11 @@ import { MARKDOWN_BYTES } from './webhook.js';
  * and answered with a stream: finished at once when the command is quick, otherwise "working" now and
  * the result (with progress meanwhile) on the platform's stream-refresh callbacks. What does not fit in
  * one markdown message goes once through the message's response_url.
+ *
+ * Several instances behind one address (a shared PostgreSQL store): the platform's retry of a message and
+ * its stream-refresh requests may reach any of them. The message is claimed once across instances (the
+ * shared de-duplication), and the stream's progress and result are kept in the store by its id, so the
+ * instance that runs the command writes them and whichever instance gets a refresh reads them.
  */
 const QUICK_MS = 1500;
 /** The platform keeps refreshing a stream for 6 minutes; after that an answer cannot be delivered this way. */
@@ -18,28 +24,46 @@ const STREAM_TTL_MS = 6 * 60_000;
 const IN_FLIGHT_PER_USER = 3;
 const MAX_BODY = 64 * 1024;
 
-interface StreamState {
+/** A stream as the store keeps it for the other instances. */
+interface StoredStream {
   id: string;
   userid: string;
   content: string;
   finished: boolean;
   createdAt: number;
+}
+
+interface StreamState extends StoredStream {
   done: Promise<void>;
+  /** Writes to the store, in order; only the latest queued one is sent. */
+  saved?: Promise<void>;
+  version: number;
+}
+
+export const BOT_STREAMS = 'bot-streams';
+const PURGE_EVERY_MS = 60_000;
+const POLL_MS = 100;
+
+export interface WecomBotOptions {
+  verifier: CallbackVerifier;
+  gateway: Pick<ChatGateway, 'handle'>;
+  logger: Logger;
+  /** Posts the rest of a long answer to a response_url (once). */
+  respond?: (url: string, markdown: string) => Promise<void>;
+  /** With the PostgreSQL store, messages and streams are shared with the other instances. */
+  store?: Store;
 }
 
 export class WecomBot {
   private readonly streams = new Map<string, StreamState>();
-  private readonly dedupe = new CallbackDedupe();
+  private readonly dedupe: CallbackDedupe;
+  private readonly shared?: Store;
+  private lastPurge = 0;
 
-  constructor(
-    private readonly opts: {
-      verifier: CallbackVerifier;
-      gateway: ChatGateway;
-      logger: Logger;
-      /** Posts the rest of a long answer to a response_url (once). */
-      respond?: (url: string, markdown: string) => Promise<void>;
-    },
-  ) {}
+  constructor(private readonly opts: WecomBotOptions) {
+    this.shared = opts.store?.kind === 'postgres' ? opts.store : undefined;
+    this.dedupe = new CallbackDedupe(this.shared ? { store: this.shared, namespace: 'bot', logger: opts.logger } : {});
+  }
 
   async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const query = new URL(req.url ?? '/', 'http://wxops').searchParams;
@@ -78,29 +102,44 @@ export class WecomBot {
   private async answer(m: Record<string, any>): Promise<Record<string, unknown> | undefined> {
     this.expire();
     if (m.msgtype === 'stream') {
-      const s = this.streams.get(String(m.stream?.id ?? ''));
+      const id = String(m.stream?.id ?? '');
+      const s = this.streams.get(id) ?? (await this.stored(id));
       if (!s) return undefined;
       return stream(s);
     }
     if (m.msgtype !== 'text') return undefined;
-    // A platform retry of the same message gets the same stream, and the command runs once.
-    const id = await this.dedupe.run(`bot\u0000${m.msgid}`, async () => this.start(m));
-    const s = this.streams.get(id)!;
-    await Promise.race([s.done, new Promise((r) => setTimeout(r, QUICK_MS))]);
-    return stream(s);
+    // A platform retry of the same message gets the same stream, and the command runs once — also when
+    // the retry reaches another instance.
+    const id = await this.dedupe.run(`bot\u0000${m.msgid}`, () => this.start(m));
+    if (!id) return undefined;
+    const local = this.streams.get(id);
+    if (local) {
+      await Promise.race([local.done, sleep(QUICK_MS)]);
+      return stream(local);
+    }
+    // Started by another instance: what it has stored, once finished or when the quick wait is over.
+    const deadline = Date.now() + QUICK_MS;
+    let s = await this.stored(id);
+    while (s && !s.finished && Date.now() < deadline) {
+      await sleep(POLL_MS);
+      s = (await this.stored(id)) ?? s;
+    }
+    return s ? stream(s) : undefined;
   }
 
-  private start(m: Record<string, any>): string {
+  private async start(m: Record<string, any>): Promise<string> {
     const userid = String(m.from?.userid ?? '');
     const id = randomBytes(12).toString('hex');
     const busy = [...this.streams.values()].filter((s) => s.userid === userid && !s.finished).length;
-    const state: StreamState = { id, userid, content: '⏳ 正在执行…', finished: false, createdAt: Date.now(), done: Promise.resolve() };
+    const state: StreamState = { id, userid, content: '⏳ 正在执行…', finished: false, createdAt: Date.now(), done: Promise.resolve(), version: 0 };
     this.streams.set(id, state);
     if (busy >= IN_FLIGHT_PER_USER) {
       Object.assign(state, { content: `⚠️ 你已有 ${IN_FLIGHT_PER_USER} 条命令在执行，请等它们完成再发。`, finished: true });
-      return id;
+    } else {
+      state.done = this.run(state, m);
     }
-    state.done = this.run(state, m);
+    // Stored before the id is handed out, so another instance given the id finds the stream.
+    await this.persist(state);
     return id;
   }
 
@@ -108,25 +147,72 @@ export class WecomBot {
     try {
       const text = String(m.text?.content ?? '');
       const answer = await this.opts.gateway.handle({ sender: state.userid, room: m.chatid ? String(m.chatid) : undefined, text, mentions: leadingMentions(text) }, (progress) => {
-        if (!state.finished) state.content = progress;
+        if (state.finished) return;
+        state.content = progress;
+        void this.persist(state);
       });
       state.content = answer.parts[0] ?? '';
       state.finished = true;
+      await this.persist(state);
       const rest = answer.parts.slice(1).join('\n\n');
       if (rest && m.response_url && this.opts.respond) await this.opts.respond(String(m.response_url), rest.slice(0, MARKDOWN_BYTES));
     } catch (err) {
       state.content = `❌ ${(err as Error).message}`;
       state.finished = true;
+      await this.persist(state);
+    }
+  }
+
+  /** Shares the stream's state with the other instances (never fails: a store error is logged). */
+  private persist(s: StreamState): Promise<void> {
+    const store = this.shared;
+    if (!store) return Promise.resolve();
+    const version = ++s.version;
+    s.saved = (s.saved ?? Promise.resolve()).then(async () => {
+      // A newer write is queued behind this one and carries everything this one would.
+      if (version !== s.version) return;
+      try {
+        await store.put<StoredStream>(BOT_STREAMS, s.id, { id: s.id, userid: s.userid, content: s.content, finished: s.finished, createdAt: s.createdAt });
+      } catch (err) {
+        this.opts.logger.warn({ stream: s.id, error: errorText(err) }, 'bot stream not shared with the other instances');
+      }
+    });
+    return s.saved;
+  }
+
+  /** A stream another instance runs, as stored. */
+  private async stored(id: string): Promise<StoredStream | undefined> {
+    if (!this.shared || !id) return undefined;
+    try {
+      const s = await this.shared.get<StoredStream>(BOT_STREAMS, id);
+      return s && Date.now() - s.createdAt <= STREAM_TTL_MS ? s : undefined;
+    } catch (err) {
+      this.opts.logger.warn({ stream: id, error: errorText(err) }, 'bot stream could not be read from the store');
+      return undefined;
     }
   }
 
   private expire(): void {
     const now = Date.now();
     for (const [id, s] of this.streams) if (now - s.createdAt > STREAM_TTL_MS) this.streams.delete(id);
+    const store = this.shared;
+    if (!store || now - this.lastPurge < PURGE_EVERY_MS) return;
+    this.lastPurge = now;
+    void (async () => {
+      for (const s of await store.list<StoredStream>(BOT_STREAMS)) if (s?.id && now - s.createdAt > STREAM_TTL_MS) await store.delete(BOT_STREAMS, s.id);
+    })().catch((err) => this.opts.logger.warn({ error: errorText(err) }, 'old bot streams not purged'));
   }
 }
 
-function stream(s: StreamState): Record<string, unknown> {
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function errorText(err: unknown): string {
+  return (err as { text?: { en: string } }).text?.en ?? (err as Error).message;
+}
+
+function stream(s: StoredStream): Record<string, unknown> {
   return { msgtype: 'stream', stream: { id: s.id, finish: s.finished, content: s.content } };
 }
 

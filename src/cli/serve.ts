@@ -1,6 +1,11 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { Runtime } from '../core/runtime.js';
 import type { Notifier } from '../approval/service.js';
+import type { Logger } from '../platform/redact.js';
 
 /**
  * `wxops serve`: the long-running service on 127.0.0.1 (ARCHITECTURE §2): `GET /healthz`, and
@@ -24,7 +29,9 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
   const started = Date.now();
   const host = opts.host ?? '127.0.0.1';
   const routes = new Map<string, Route>();
-  const stopWatching = await watchPolicy(runtime);
+  const policyVersions = await trackPolicyVersion(runtime);
+  const stopWatching = await watchPolicy(runtime, () => policyVersions.loaded());
+  await policyVersions.loaded();
   const mp = await mountMpCallback(runtime, routes);
   const wecom = await mountWecomCallback(runtime, routes);
   const bot = await mountWecomBot(runtime, routes);
@@ -35,7 +42,14 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
   // In the sandbox, where the simulator's control surface is, so people and tests can play the followers.
   const simulator = (await runtime.platform()).controlUrl;
   routes.set('GET /healthz', (_req, res) =>
-    json(res, 200, { ok: true, mode: runtime.mode, uptime_s: Math.round((Date.now() - started) / 1000), ...(simulator ? { simulator } : {}) }),
+    json(res, 200, {
+      ok: true,
+      mode: runtime.mode,
+      uptime_s: Math.round((Date.now() - started) / 1000),
+      instance: policyVersions.instance,
+      policy: policyVersions.current(),
+      ...(simulator ? { simulator } : {}),
+    }),
   );
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://wxops').pathname;
@@ -62,6 +76,7 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
     flush: async () => mp?.flush(),
     async close() {
       stopWatching();
+      await policyVersions.stop();
       digest?.stop();
       backup?.stop();
       await chats.stop();
@@ -74,6 +89,12 @@ export async function startServer(runtime: Runtime, opts: { port?: number; host?
 
 export async function serve(opts: { port?: number; host?: string }): Promise<number> {
   const runtime = new Runtime();
+  // The last guard of a long-running service: background work (a job, a callback's late write, a lost
+  // database connection) that fails unheard is logged, and the service goes on.
+  const log = await runtime.logger();
+  process.on('unhandledRejection', (err) => {
+    log.error({ error: (err as { text?: { en: string } })?.text?.en ?? String((err as Error)?.message ?? err), stack: (err as Error)?.stack }, 'unhandled failure in background work; the service goes on');
+  });
   const running = await startServer(runtime, opts);
   process.stderr.write(`wxops serve: listening on ${running.url} (${runtime.mode === 'sandbox' ? 'sandbox' : 'live'} mode)\n`);
   if (running.simulator) process.stderr.write(`wxops serve: sandbox simulator control at ${running.simulator} (e.g. POST ${running.simulator}/mp/events)\n`);
@@ -110,7 +131,7 @@ async function mountMpCallback(runtime: Runtime, routes: Map<string, Route>): Pr
     import('../mp/pushes.js'),
   ]);
   const store = await runtime.store();
-  const counters = new EventCounters(store);
+  const counters = new EventCounters(store, 200, log);
   const handler = new MpCallback({
     verifier: new CallbackVerifier({ platform: 'mp', token: cfg.callbackToken, aesKey: cfg.callbackAesKey, receiveId: cfg.appId }),
     store,
@@ -178,6 +199,8 @@ async function mountWecomBot(runtime: Runtime, routes: Map<string, Route>): Prom
     verifier: new CallbackVerifier({ platform: 'wecom', token: botToken, aesKey: botAesKey, receiveId: '' }),
     gateway: new ChatGateway({ runtime, registry: createRegistry(), channel: 'wecom' }),
     logger: log,
+    // Shared with the other instances when the store is: a stream refresh may reach any of them.
+    store: await runtime.store(),
     respond: async (url, markdown) => {
       await sendJson(agent, { url, method: 'POST', json: { msgtype: 'markdown', markdown: { content: markdown } }, timeouts: resolveTimeouts(10_000) });
     },
@@ -345,7 +368,7 @@ async function connectSandbox(runtime: Runtime, path: string, body: unknown): Pr
  * Policy edits take effect without a restart; a broken edit keeps the policy in force and the error
  * (file, line, sentence) goes to the log and to the super admins.
  */
-export async function watchPolicy(runtime: Runtime): Promise<() => void> {
+export async function watchPolicy(runtime: Runtime, onReload?: () => Promise<void>): Promise<() => void> {
   const { watch } = await import('node:fs');
   const { createRegistry } = await import('../../commands/index.js');
   const { SUPER_ADMIN_ROLE } = await import('../approval/service.js');
@@ -356,18 +379,23 @@ export async function watchPolicy(runtime: Runtime): Promise<() => void> {
     try {
       await runtime.reloadPolicy();
       log.info({ dir: runtime.policyDir }, 'policy reloaded');
+      await onReload?.();
     } catch (err) {
       const text = (err as { text?: { zh: string; en: string } }).text ?? { zh: String(err), en: String(err) };
       log.error({ dir: runtime.policyDir, error: text.en }, 'policy edit rejected; the previous policy stays in force');
       const current = await runtime.policy();
       const supers = current.set.roles[SUPER_ADMIN_ROLE]?.members ?? [];
-      const store = await runtime.store();
-      await store.put('notifications', `policy-${Date.now()}`, {
-        channel: 'serve',
-        to: supers,
-        text: { zh: `策略修改未生效，仍使用之前的策略：${text.zh}`, en: `A policy edit was rejected; the previous policy stays in force: ${text.en}` },
-        at: new Date().toISOString(),
-      });
+      try {
+        const store = await runtime.store();
+        await store.put('notifications', `policy-${Date.now()}`, {
+          channel: 'serve',
+          to: supers,
+          text: { zh: `策略修改未生效，仍使用之前的策略：${text.zh}`, en: `A policy edit was rejected; the previous policy stays in force: ${text.en}` },
+          at: new Date().toISOString(),
+        });
+      } catch (e) {
+        log.warn({ error: (e as { text?: { en: string } }).text?.en ?? (e as Error).message }, 'policy rejection not stored for the super admins');
+      }
     }
   };
   const watcher = watch(runtime.policyDir, () => {
@@ -378,5 +406,91 @@ export async function watchPolicy(runtime: Runtime): Promise<() => void> {
   return () => {
     clearTimeout(timer);
     watcher.close();
+  };
+}
+
+/** Where each running instance says which policy it runs (ARCHITECTURE §9: several instances, one bot). */
+export const INSTANCES = 'instances';
+const HEARTBEAT_MS = 60_000;
+
+export interface InstanceRecord {
+  instance: string;
+  /** SHA-256 over the policy files' names and bytes, as loaded. */
+  policy_version: string;
+  policy_loaded_at: string;
+  seen_at: string;
+}
+
+/** The version of the policy in `dir`: SHA-256 over each file's name and bytes, in name order. */
+export function policyVersion(dir: string): string {
+  const h = createHash('sha256');
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (!statSync(path).isFile()) continue;
+    h.update(`${name}\0`).update(readFileSync(path)).update('\0');
+  }
+  return h.digest('hex');
+}
+
+let servers = 0;
+
+/**
+ * Records the policy version this instance runs (at start, after each reload, and every minute), and
+ * warns in the log when another live instance on the same store runs a different one — a policy edit
+ * that reached one machine and not the other. Store errors are logged; the service goes on.
+ */
+async function trackPolicyVersion(runtime: Runtime): Promise<{ instance: string; current(): { version?: string; loaded_at?: string }; loaded(): Promise<void>; stop(): Promise<void> }> {
+  const log = await runtime.logger();
+  // hostname:pid — a second server in one process (tests) gets a suffix.
+  const instance = `${hostname()}:${process.pid}${servers++ ? `/${servers}` : ''}`;
+  let mine: InstanceRecord | undefined;
+  let warned = '';
+  // Only a shared store has other instances to compare with; the embedded one keeps nothing extra.
+  const shared = !!runtime.env.WXOPS_DATABASE_URL;
+  const publish = async () => {
+    if (!mine || !shared) return;
+    try {
+      const store = await runtime.store();
+      mine.seen_at = new Date().toISOString();
+      await store.put<InstanceRecord>(INSTANCES, instance, mine);
+      checkOthers(await store.list<InstanceRecord>(INSTANCES), log);
+    } catch (err) {
+      log.warn({ error: (err as { text?: { en: string } }).text?.en ?? (err as Error).message }, 'policy version not recorded in the store');
+    }
+  };
+  const checkOthers = (all: InstanceRecord[], logger: Logger) => {
+    const live = all.filter((r) => r.instance === instance || Date.now() - Date.parse(r.seen_at) < 3 * HEARTBEAT_MS);
+    const versions = [...new Set(live.map((r) => r.policy_version))];
+    const signature = versions.length > 1 ? live.map((r) => `${r.instance}=${r.policy_version}`).sort().join(',') : '';
+    if (signature && signature !== warned) {
+      logger.warn({ instances: live.map((r) => ({ instance: r.instance, policy_version: r.policy_version.slice(0, 12), loaded_at: r.policy_loaded_at })) }, 'instances run different policy versions');
+    }
+    warned = signature;
+  };
+  const timer = shared ? setInterval(() => void publish(), HEARTBEAT_MS) : undefined;
+  timer?.unref?.();
+  return {
+    instance,
+    current: () => (mine ? { version: mine.policy_version, loaded_at: mine.policy_loaded_at } : {}),
+    async loaded() {
+      let version: string;
+      try {
+        version = policyVersion(runtime.policyDir);
+      } catch (err) {
+        log.warn({ error: (err as Error).message }, 'policy version not computed');
+        return;
+      }
+      mine = { instance, policy_version: version, policy_loaded_at: new Date().toISOString(), seen_at: new Date().toISOString() };
+      log.info({ instance, policy_version: version.slice(0, 12) }, 'policy version in use');
+      await publish();
+    },
+    async stop() {
+      clearInterval(timer);
+      if (!shared) return;
+      await runtime
+        .store()
+        .then((s) => s.delete(INSTANCES, instance))
+        .catch(() => undefined);
+    },
   };
 }

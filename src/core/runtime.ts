@@ -7,6 +7,7 @@ import type { OrgTree } from './org.js';
 import { currentLang, t, type Lang } from './i18n.js';
 import type { Actor } from './context.js';
 import type { Store } from '../store/store.js';
+import type { PostgresStore } from '../store/postgres-store.js';
 import type { ContactsApi } from '../platform/wecom/contacts.js';
 import type { WecomClient } from '../platform/wecom/client.js';
 import type { MpApi } from '../platform/mp/api.js';
@@ -75,6 +76,7 @@ export class Runtime {
   private storeInstance?: Store;
   private storePromise?: Promise<Store>;
   private auditInstance?: AuditLog;
+  private auditPromise?: Promise<AuditLog>;
   private policyInstance?: PolicyEngine;
   private knownActions?: string[];
   private approvalInstance?: ApprovalService;
@@ -123,19 +125,25 @@ export class Runtime {
       this.sandboxControlUrl = sim.controlUrl;
       env = { ...this.env, ...sim.env };
     }
-    const [{ WecomClient }, { ContactsApi }, { CustomerApi }, { MpClient }, { MpApi }, { loadPlatformConfig }] = await Promise.all([
+    const [{ WecomClient }, { ContactsApi }, { CustomerApi }, { MpClient }, { MpApi }, { loadPlatformConfig }, { storeTokens }] = await Promise.all([
       import('../platform/wecom/client.js'),
       import('../platform/wecom/contacts.js'),
       import('../platform/wecom/customers.js'),
       import('../platform/mp/client.js'),
       import('../platform/mp/api.js'),
       import('../platform/config.js'),
+      import('../platform/token-cache.js'),
     ]);
     const logger = await this.logger();
     const dispatcher = this.options.dispatcher;
+    // Several instances on one database share their access tokens: one refresher at a time, the others
+    // read its token (a new Official Account token invalidates the previous one). The store is opened on
+    // first use, so starting the platform does not wait for the database. Embedded: this process's own.
+    const sharedTokens = this.env.WXOPS_DATABASE_URL ? storeTokens(() => this.store()) : undefined;
+    const extra = { logger, ...(dispatcher ? { dispatcher } : {}), ...(sharedTokens ? { sharedTokens } : {}) };
     const config = { ...loadPlatformConfig(env), logger };
-    const client = new WecomClient(dispatcher ? { ...config, dispatcher } : config);
-    const mpClient = new MpClient(dispatcher ? { ...config.mp, logger, dispatcher } : { ...config.mp, logger });
+    const client = new WecomClient({ ...config, ...extra });
+    const mpClient = new MpClient({ ...config.mp, ...extra });
     const robot = config.webhookKey ? new (await import('../channels/webhook.js')).GroupRobot({ baseUrl: config.baseUrl, key: config.webhookKey, dispatcher }) : undefined;
     return {
       client,
@@ -235,7 +243,9 @@ export class Runtime {
       const { LowdbStore } = await import('../store/lowdb-store.js');
       return (this.storeInstance = new LowdbStore(this.dataDir));
     }
-    const [{ PostgresStore }, logger] = await Promise.all([import('../store/postgres-store.js'), this.logger()]);
+    const [{ PostgresStore }, { registerSecret }, logger] = await Promise.all([import('../store/postgres-store.js'), import('../platform/redact.js'), this.logger()]);
+    // The database password is a secret like any other: redacted wherever it might be printed.
+    registerSecret(databasePassword(url));
     const store = new PostgresStore({ url, onIdleError: (err) => logger.warn({ error: err.message }, 'database connection lost while idle') });
     this.storeInstance = store;
     // The schema is brought up to date at start (safe when several instances start together).
@@ -243,12 +253,22 @@ export class Runtime {
     return store;
   }
 
-  async audit(): Promise<AuditLog> {
-    if (!this.auditInstance) {
-      const { AuditLog } = await import('../audit/log.js');
-      this.auditInstance = new AuditLog(this.dataDir);
+  /** The audit log beside the store: the file in the data directory, or PostgreSQL shared by every instance. */
+  audit(): Promise<AuditLog> {
+    this.auditPromise ??= this.openAudit().catch((err) => {
+      this.auditPromise = undefined;
+      throw err;
+    });
+    return this.auditPromise;
+  }
+
+  private async openAudit(): Promise<AuditLog> {
+    if (this.env.WXOPS_DATABASE_URL) {
+      const [{ PostgresAuditLog }, store] = await Promise.all([import('../audit/postgres-log.js'), this.store()]);
+      return (this.auditInstance = new PostgresAuditLog(store as PostgresStore));
     }
-    return this.auditInstance;
+    const { FileAuditLog } = await import('../audit/log.js');
+    return (this.auditInstance = new FileAuditLog(this.dataDir));
   }
 
   /**
@@ -294,7 +314,17 @@ export class Runtime {
       await p?.robot?.close();
     }
     await this.sandbox?.close();
+    // Appends in flight reach the database before its pool closes.
+    await this.auditInstance?.close().catch(() => undefined);
     await this.storeInstance?.close();
+  }
+}
+
+function databasePassword(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -5,7 +5,8 @@ import type { Store } from '../store/store.js';
  * Assignment rules: a customer who arrives through a shared contact way is handed to the member the
  * first matching rule chooses — by the way's `state`, by a corp tag the customer already carries
  * (a region, say), or by the receiving member's department — either one member or the members of a
- * department in turn.
+ * department in turn. Rule ids and turns are taken atomically, so several instances never hand out the
+ * same id or the same turn.
  */
 export const ASSIGN_RULES = 'assign-rules';
 
@@ -42,7 +43,16 @@ export async function chooseTaker(store: Store, rule: AssignRule, org: OrgTree, 
     .filter((u, i, all) => all.indexOf(u) === i && followUsers.has(u))
     .sort();
   if (members.length === 0) return undefined;
-  const turn = (await store.get<{ next: number }>('assign-turns', String(rule.id)))?.next ?? 0;
-  await store.put('assign-turns', String(rule.id), { next: turn + 1 });
-  return members[turn % members.length];
+  const taken = await store.update<{ next: number }>('assign-turns', String(rule.id), (cur) => ({ next: (cur?.next ?? 0) + 1 }));
+  return members[(taken!.next - 1) % members.length];
+}
+
+/** Stores a new rule under the next free id (another instance may take an id at the same moment); returns it. */
+export async function addRule(store: Store, rule: Omit<AssignRule, 'id'> & { id?: number }): Promise<AssignRule> {
+  let id = rule.id ?? ((await loadRules(store)).at(-1)?.id ?? 0) + 1;
+  for (;;) {
+    const candidate = { ...rule, id };
+    if (await store.create(ASSIGN_RULES, String(id), candidate)) return candidate;
+    id++;
+  }
 }

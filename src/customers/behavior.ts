@@ -31,7 +31,7 @@ export async function memberDays(api: CustomerApi, store: Store, userids: string
       const cached = (await store.get<Record<string, BehaviorDay>>(BEHAVIOR_CACHE, userid)) ?? {};
       const missing: string[] = [];
       for (let d = from; d <= to; d = addDays(d, 1)) if (!cached[d] || d >= today) missing.push(d);
-      let changed = false;
+      const fetched: Record<string, BehaviorDay> = {};
       for (let i = 0; i < missing.length; ) {
         // One call per run of consecutive missing days, at most 30 of them.
         const start = missing[i]!;
@@ -43,13 +43,14 @@ export async function memberDays(api: CustomerApi, store: Store, userids: string
           const date = chinaDate(new Date(row.stat_time * 1000));
           if (date < today) {
             cached[date] = row;
-            changed = true;
+            fetched[date] = row;
           } else {
             out.push({ ...row, userid, date, partial: true });
           }
         }
       }
-      if (changed) await store.put(BEHAVIOR_CACHE, userid, cached);
+      // Merged into what is stored now: days another instance cached meanwhile are kept.
+      if (Object.keys(fetched).length) await store.update<Record<string, BehaviorDay>>(BEHAVIOR_CACHE, userid, (cur) => ({ ...cur, ...fetched }));
       for (let d = from; d <= to && d < today; d = addDays(d, 1)) if (cached[d]) out.push({ ...cached[d]!, userid, date: d });
     }),
   );

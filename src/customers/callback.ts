@@ -31,9 +31,12 @@ export interface WecomCallbackOptions {
 }
 
 export class WecomCallback {
-  private readonly dedupe = new CallbackDedupe();
+  private readonly dedupe: CallbackDedupe;
 
-  constructor(private readonly opts: WecomCallbackOptions) {}
+  constructor(private readonly opts: WecomCallbackOptions) {
+    // Several instances on one database: a retry that reaches another instance is not handled again.
+    this.dedupe = new CallbackDedupe(opts.store.kind === 'postgres' ? { store: opts.store, namespace: 'wecom', logger: opts.logger } : {});
+  }
 
   async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const query = new URL(req.url ?? '/', 'http://wxops').searchParams;
@@ -74,10 +77,10 @@ export class WecomCallback {
     const resource = { userid, external_userid: externalUserid, welcome: chosen.key };
     try {
       await this.opts.client.call('externalcontact/send_welcome_msg', { secret: 'customer', body: welcomeBody(code, chosen.message) });
-      this.audit('welcome.send', resource, 'done');
+      await this.audit('welcome.send', resource, 'done');
     } catch (err) {
       // 41051: another app answered first, or the chat had started — nothing to repeat.
-      this.audit('welcome.send', resource, 'failed', err);
+      await this.audit('welcome.send', resource, 'failed', err);
     }
   }
 
@@ -97,18 +100,18 @@ export class WecomCallback {
     try {
       const r = await this.opts.client.call('externalcontact/transfer_customer', { secret: 'customer', body: { handover_userid: userid, takeover_userid: taker, external_userid: [externalUserid] } });
       errcode = r.customer?.[0]?.errcode ?? 0;
-      this.audit('customer.assign', resource, errcode === 0 ? 'done' : 'failed', errcode ? new PlatformError('externalcontact/transfer_customer', errcode, '', { zh: `转接失败 ${errcode}`, en: `transfer failed ${errcode}` }) : undefined);
+      await this.audit('customer.assign', resource, errcode === 0 ? 'done' : 'failed', errcode ? new PlatformError('externalcontact/transfer_customer', errcode, '', { zh: `转接失败 ${errcode}`, en: `transfer failed ${errcode}` }) : undefined);
     } catch (err) {
       errcode = err instanceof PlatformError ? err.errcode : -1;
-      this.audit('customer.assign', resource, 'failed', err);
+      await this.audit('customer.assign', resource, 'failed', err);
     }
     await recordTransfers(this.opts.store, [{ external_userid: externalUserid, handover: userid, takeover: taker, kind: 'onjob', at: new Date().toISOString(), errcode }]);
   }
 
-  private audit(action: string, resource: unknown, outcome: 'done' | 'failed', err?: unknown): void {
+  private async audit(action: string, resource: unknown, outcome: 'done' | 'failed', err?: unknown): Promise<void> {
     const error = err instanceof PlatformError ? { code: `PLATFORM_${err.errcode}`, message: err.text.en } : err ? { code: 'INTERNAL', message: (err as Error).message } : undefined;
     try {
-      this.opts.audit.append({ kind: 'result', actor: 'wxops', channel: 'callback', command: action, action, resource, outcome, ...(error ? { error } : {}) });
+      await this.opts.audit.append({ kind: 'result', actor: 'wxops', channel: 'callback', command: action, action, resource, outcome, ...(error ? { error } : {}) });
     } catch (e) {
       this.opts.logger.error({ error: (e as Error).message }, 'audit append failed');
     }

@@ -17,9 +17,10 @@ export interface TransferRecord {
   errcode: number;
 }
 
+/** Appends to the history in one atomic step: transfers recorded by another instance at once are kept. */
 export async function recordTransfers(store: Store, records: TransferRecord[]): Promise<void> {
-  const history = (await store.get<{ list: TransferRecord[] }>(TRANSFERS, 'all'))?.list ?? [];
-  await store.put(TRANSFERS, 'all', { list: [...history, ...records] });
+  if (!records.length) return;
+  await store.update<{ list: TransferRecord[] }>(TRANSFERS, 'all', (cur) => ({ list: [...(cur?.list ?? []), ...records] }));
 }
 
 /** How many successful on-job transfers each customer had in the 90 days before `now`. */

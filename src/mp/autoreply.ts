@@ -33,7 +33,16 @@ export async function loadAutoreply(store: Store): Promise<AutoreplyConfig> {
 }
 
 export async function saveAutoreply(store: Store, cfg: AutoreplyConfig): Promise<void> {
-  await store.put(COLLECTION, ID, cfg);
+  await store.update<AutoreplyConfig>(COLLECTION, ID, () => cfg);
+}
+
+/**
+ * Changes the rules in one atomic step: `fn` gets the rules as stored now (an edit made on another
+ * instance at the same moment is not lost) and may throw to change nothing. Returns what was stored.
+ */
+export async function updateAutoreply(store: Store, fn: (cfg: AutoreplyConfig) => AutoreplyConfig): Promise<AutoreplyConfig> {
+  const stored = await store.update<AutoreplyConfig>(COLLECTION, ID, (saved) => fn({ keywords: [], clicks: {}, ...saved }));
+  return stored!;
 }
 
 /** What answered a message, for `autoreply test` and the audit of callbacks. */

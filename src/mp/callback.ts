@@ -33,12 +33,14 @@ export interface MpCallbackOptions {
 }
 
 export class MpCallback {
-  private readonly dedupe = new CallbackDedupe();
+  private readonly dedupe: CallbackDedupe;
   private rules?: { at: number; value: Promise<Autoreplies> };
   private readonly now: () => number;
 
   constructor(private readonly opts: MpCallbackOptions) {
     this.now = opts.now ?? Date.now;
+    // Several instances on one database: a retry that reaches another instance gets the same reply.
+    this.dedupe = new CallbackDedupe(opts.store.kind === 'postgres' ? { store: opts.store, namespace: 'mp', logger: opts.logger } : {});
   }
 
   /** The HTTP route: GET verifies the server URL, POST carries messages and events. */

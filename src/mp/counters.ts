@@ -1,4 +1,5 @@
 import { chinaDate } from '../core/dates.js';
+import type { Logger } from '../platform/redact.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -26,6 +27,7 @@ export class EventCounters {
   constructor(
     private readonly store: Store,
     private readonly delayMs = 200,
+    private readonly logger?: Logger,
   ) {}
 
   click(target: string, openid: string, at: Date): void {
@@ -36,14 +38,16 @@ export class EventCounters {
     this.add({ date: chinaDate(at), change, openid });
   }
 
-  /** Writes what is buffered; resolves when it is in the store. */
+  /** Writes what is buffered; resolves when it is in the store (or kept for the next try when it could not be). */
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.pending;
     this.pending = [];
-    // One writer at a time: a read-modify-write must not interleave with another.
-    this.writing = this.writing.then(() => (batch.length ? this.write(batch) : undefined)).catch(() => undefined);
+    // One writer at a time here; across instances each day's update is atomic.
+    this.writing = this.writing
+      .then(() => (batch.length ? this.write(batch) : undefined))
+      .catch((err: Error) => this.logger?.error({ error: err.message }, 'mp counters not written'));
     return this.writing;
   }
 
@@ -52,23 +56,45 @@ export class EventCounters {
     this.timer ??= setTimeout(() => void this.flush(), this.delayMs);
   }
 
+  /**
+   * Adds the batch to each day's stored counts in one atomic update per day: another instance counting
+   * the same day at the same moment adds its own events, and neither overwrites the other. A day whose
+   * update fails (the database is unreachable) is kept and tried again later; the others are written.
+   */
   private async write(batch: Pending[]): Promise<void> {
-    const days = new Map<string, DayCounts>();
-    for (const p of batch) {
-      let day = days.get(p.date);
-      if (!day) {
-        day = (await this.store.get<DayCounts>(COUNTS_COLLECTION, p.date)) ?? { date: p.date, clicks: {}, subscribe: 0, unsubscribe: 0 };
-        days.set(p.date, day);
-      }
-      if (p.change) day[p.change]++;
-      if (p.target !== undefined) {
-        const c = (day.clicks[p.target] ??= { count: 0, users: [] });
-        c.count++;
-        if (!c.users.includes(p.openid)) c.users.push(p.openid);
+    const byDay = new Map<string, Pending[]>();
+    for (const p of batch) byDay.set(p.date, [...(byDay.get(p.date) ?? []), p]);
+    for (const [date, events] of byDay) {
+      try {
+        await this.store.update<DayCounts>(COUNTS_COLLECTION, date, (cur) => addEvents(cur ? structuredClone(cur) : { date, clicks: {}, subscribe: 0, unsubscribe: 0 }, events));
+      } catch (err) {
+        const kept = this.pending.length < MAX_KEPT;
+        this.logger?.warn({ date, events: events.length, kept, error: (err as { text?: { en: string } }).text?.en ?? (err as Error).message }, 'mp counters not written');
+        if (kept) {
+          this.pending.unshift(...events);
+          clearTimeout(this.timer);
+          this.timer = setTimeout(() => void this.flush(), RETRY_MS);
+          this.timer.unref?.();
+        }
       }
     }
-    for (const day of days.values()) await this.store.put(COUNTS_COLLECTION, day.date, day);
   }
+}
+
+/** Events kept in memory while the store cannot be written; beyond this they are dropped (and logged). */
+const MAX_KEPT = 100_000;
+const RETRY_MS = 5_000;
+
+function addEvents(day: DayCounts, events: Pending[]): DayCounts {
+  for (const p of events) {
+    if (p.change) day[p.change]++;
+    if (p.target !== undefined) {
+      const c = (day.clicks[p.target] ??= { count: 0, users: [] });
+      c.count++;
+      if (!c.users.includes(p.openid)) c.users.push(p.openid);
+    }
+  }
+  return day;
 }
 
 /** The counted days from `from` to `to` (inclusive, YYYY-MM-DD). */

@@ -29,6 +29,11 @@ export interface PushRecord {
 
 /** The callback's final counts, kept with the push they belong to. */
 export async function recordPushResult(store: Store, msgId: string, result: PushResult): Promise<void> {
-  const record = await store.get<PushRecord>(PUSHES, msgId);
-  if (record) await store.put(PUSHES, msgId, { ...record, result });
+  if (!(await store.get<PushRecord>(PUSHES, msgId))) return;
+  await store.update<PushRecord>(PUSHES, msgId, (record) => (record ? { ...record, result } : undefined));
+}
+
+/** Sets a push's status without losing a result the callback recorded meanwhile (on any instance). */
+export async function recordPushStatus(store: Store, msgId: string, status: PushRecord['status'], fallback: PushRecord): Promise<void> {
+  await store.update<PushRecord>(PUSHES, msgId, (record) => ({ ...(record ?? fallback), status }));
 }

@@ -16,7 +16,7 @@ import {
   type RetryConfig,
   type RetryPolicy,
 } from './retry.js';
-import { TokenCache } from './token-cache.js';
+import { TokenCache, type SharedTokens } from './token-cache.js';
 
 export type { RetryConfig } from './retry.js';
 
@@ -43,6 +43,11 @@ export interface ApiClientConfig {
   logger?: Logger;
   /** An undici dispatcher to send through (benchmarks, proxies). Default: a keep-alive Agent owned by the client. */
   dispatcher?: Dispatcher;
+  /**
+   * Where several instances share their tokens (the PostgreSQL store): one refresher at a time across all
+   * of them, the others read the shared token. Default: tokens are this process's own.
+   */
+  sharedTokens?: SharedTokens;
 }
 
 export interface CallOptions<K extends string> {
@@ -80,7 +85,7 @@ export interface TokenRequest {
 export abstract class ApiClient<K extends string> {
   protected readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
-  protected readonly tokens = new TokenCache();
+  protected readonly tokens: TokenCache;
   private readonly limiter: KeyedLimiter;
   private readonly budget?: WindowBudget;
   protected readonly policy: RetryPolicy;
@@ -94,6 +99,7 @@ export abstract class ApiClient<K extends string> {
 
   constructor(cfg: ApiClientConfig, secrets: (string | undefined)[]) {
     this.base = cfg.baseUrl.replace(/\/+$/, '');
+    this.tokens = new TokenCache(undefined, undefined, cfg.sharedTokens);
     this.timeouts = resolveTimeouts(cfg.timeoutMs, cfg.timeouts);
     this.policy = resolveRetry(cfg.retry);
     this.ownsDispatcher = !cfg.dispatcher;
@@ -179,7 +185,7 @@ export abstract class ApiClient<K extends string> {
       const next = decision.kind === 'refresh-token' ? 'refresh token and retry' : decision.kind === 'retry' ? `retry in ${decision.delayMs} ms` : 'give up';
       (decision.kind === 'fail' ? this.log.info : this.log.warn).call(this.log, { api, method, attempt, durationMs: ms(started), errcode, errmsg, next }, `${this.platform} call answered an error`);
       if (decision.kind === 'refresh-token') {
-        this.tokens.invalidate(this.tokenKey(opts.secret), token);
+        await this.tokens.invalidate(this.tokenKey(opts.secret), token);
         continue;
       }
       if (decision.kind === 'retry') {

@@ -28,6 +28,11 @@ export class PostgresStore implements Store {
       max: opts.max ?? 10,
       connectionTimeoutMillis: 10_000,
       idleTimeoutMillis: 30_000,
+      // A half-open connection (a peer gone without a FIN) must not hang a command, nor the audit's
+      // group commit queued behind it: TCP keepalive finds it, and no single query waits past a minute.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      query_timeout: 60_000,
       application_name: 'wxops',
     });
     this.pool.on('error', (err) => opts.onIdleError?.(err));
@@ -97,17 +102,23 @@ export class PostgresStore implements Store {
     return r.rows[0]?.value;
   }
 
+  // Every write takes the key's transaction lock, as `update` does, so none lands between its read and write.
   async put<T>(collection: string, id: string, value: T): Promise<void> {
     await this.query(
-      `INSERT INTO wxops_store (collection, id, value) VALUES ($1, $2, $3)
+      `WITH l AS (SELECT pg_advisory_xact_lock(hashtextextended($4, 0)))
+       INSERT INTO wxops_store (collection, id, value) SELECT $1, $2, $3 FROM l
        ON CONFLICT (collection, id) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-      [collection, id, JSON.stringify(value)],
+      [collection, id, JSON.stringify(value), keyLock(collection, id)],
     );
   }
 
-  async delete(collection: string, id: string): Promise<boolean> {
-    const r = await this.query('DELETE FROM wxops_store WHERE collection = $1 AND id = $2', [collection, id]);
-    return (r.rowCount ?? 0) > 0;
+  delete(collection: string, id: string): Promise<boolean> {
+    // Two statements: the DELETE must read after the lock is held, or it could miss a row just written.
+    return this.transaction(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [keyLock(collection, id)]);
+      const r = await c.query('DELETE FROM wxops_store WHERE collection = $1 AND id = $2', [collection, id]);
+      return (r.rowCount ?? 0) > 0;
+    });
   }
 
   async list<T>(collection: string): Promise<T[]> {
@@ -118,7 +129,7 @@ export class PostgresStore implements Store {
   update<T>(collection: string, id: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
     return this.transaction(async (c) => {
       // A transaction lock on the key, not a row lock: it also covers an entry that does not exist yet.
-      await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`store:${collection}:${id}`]);
+      await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [keyLock(collection, id)]);
       const r = await c.query<{ value: T }>('SELECT value FROM wxops_store WHERE collection = $1 AND id = $2', [collection, id]);
       const next = fn(r.rows[0]?.value);
       if (next === undefined) await c.query('DELETE FROM wxops_store WHERE collection = $1 AND id = $2', [collection, id]);
@@ -133,7 +144,11 @@ export class PostgresStore implements Store {
   }
 
   async create<T>(collection: string, id: string, value: T): Promise<boolean> {
-    const r = await this.query('INSERT INTO wxops_store (collection, id, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [collection, id, JSON.stringify(value)]);
+    const r = await this.query(
+      `WITH l AS (SELECT pg_advisory_xact_lock(hashtextextended($4, 0)))
+       INSERT INTO wxops_store (collection, id, value) SELECT $1, $2, $3 FROM l ON CONFLICT DO NOTHING`,
+      [collection, id, JSON.stringify(value), keyLock(collection, id)],
+    );
     return (r.rowCount ?? 0) > 0;
   }
 
@@ -181,13 +196,17 @@ export class PostgresStore implements Store {
   }
 }
 
+function keyLock(collection: string, id: string): string {
+  return `store:${collection}:${id}`;
+}
+
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
 
 export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | undefined;
   if (!e) return false;
   if (e.code && CONNECTION_CODES.has(e.code)) return true;
-  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(e.message ?? '');
+  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|Query read timeout/i.test(e.message ?? '');
 }
 
 /**

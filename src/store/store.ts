@@ -28,5 +28,9 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** Collections that hold credentials or caches: kept out of exports and backups. */
-export const PRIVATE_COLLECTIONS = new Set(['tokens']);
+/**
+ * Kept out of `db export` and backups: access tokens (credentials; the platform issues new ones) and the
+ * minutes-long coordination between running instances (callback de-duplication keys, robot streams that
+ * may hold command output, which instances are alive).
+ */
+export const PRIVATE_COLLECTIONS = new Set(['tokens', 'callback-dedupe', 'bot-streams', 'instances']);

@@ -1,7 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformError, RuntimeFailure } from '../../src/core/errors.js';
-import { TokenCache } from '../../src/platform/token-cache.js';
+import { loadPlatformConfig } from '../../src/platform/config.js';
+import { MpClient } from '../../src/platform/mp/client.js';
+import { storeTokens, TokenCache } from '../../src/platform/token-cache.js';
 import { ContactsApi } from '../../src/platform/wecom/contacts.js';
+import { PostgresStore } from '../../src/store/postgres-store.js';
+import { testDatabase } from '../support/postgres.js';
 import { startPlatformSim, type PlatformSim } from './helpers.js';
 
 let p: PlatformSim;
@@ -139,5 +143,69 @@ describe('TokenCache', () => {
     expect(await cache.get('k', async () => ({ token: 'b', expiresInS: 7200 }))).toBe('a');
     cache.invalidate('k', 'a');
     expect(await cache.get('k', async () => ({ token: 'b', expiresInS: 7200 }))).toBe('b');
+  });
+});
+
+describe('access tokens shared by several instances (PostgreSQL store)', () => {
+  /** Two instances: each its own pool on the shared database, its own client and in-process cache. */
+  async function instances(): Promise<{ stores: PostgresStore[]; close(): Promise<void> }> {
+    const url = await testDatabase();
+    const stores = [new PostgresStore({ url }), new PostgresStore({ url })];
+    await Promise.all(stores.map((s) => s.open()));
+    return { stores, close: async () => void (await Promise.all(stores.map((s) => s.close()))) };
+  }
+
+  it('fetches one token for concurrent calls on both instances, and one after an early expiry', async () => {
+    const { stores, close } = await instances();
+    try {
+      const clients = stores.map((s) => p.client({ sharedTokens: storeTokens(async () => s) }));
+      const apis = clients.map((c) => new ContactsApi(c));
+      const before = await p.calls('gettoken');
+      const users = await Promise.all(Array.from({ length: 20 }, (_, i) => apis[i % 2]!.getUser(i % 3 ? 'lina' : 'wangfang')));
+      expect(users.every((u) => u.userid)).toBe(true);
+      expect((await p.calls('gettoken')) - before).toBe(1);
+
+      // The platform ends every token early (40014): each instance drops the token that failed, and only
+      // one of them fetches the next; the other reads it from the store.
+      await p.faults({ expire_tokens: true });
+      const again = await Promise.all(Array.from({ length: 20 }, (_, i) => apis[i % 2]!.getUser('lina')));
+      expect(again.every((u) => u.userid === 'lina')).toBe(true);
+      expect((await p.calls('gettoken')) - before).toBe(2);
+
+      // A third instance starting now reads the shared token instead of fetching one.
+      const late = new ContactsApi(p.client({ sharedTokens: storeTokens(async () => stores[0]!) }));
+      await late.getUser('sunli');
+      expect((await p.calls('gettoken')) - before).toBe(2);
+
+      // Stored under a hash of the credential: neither the secret nor the corp id appears in the key.
+      const rows = (await stores[0]!.query<{ id: string }>(`SELECT id FROM wxops_store WHERE collection = 'tokens'`)).rows;
+      expect(rows.length).toBeGreaterThan(0);
+      for (const { id } of rows) {
+        expect(id).toMatch(/^[0-9a-f]{64}$/);
+        expect(id).not.toContain(p.sim.credentials.contacts_secret);
+      }
+    } finally {
+      await close();
+    }
+  });
+
+  it('the Official Account: one stable_token call across instances, and one refresh when the token is due', async () => {
+    const { stores, close } = await instances();
+    // A 4 s token is refreshed early, 2 s before it ends (at most half its lifetime).
+    await p.faults({ token_ttl_s: 4 });
+    const cfg = loadPlatformConfig(p.sim.env).mp;
+    const clients = stores.map((s) => new MpClient({ ...cfg, sharedTokens: storeTokens(async () => s), retry: { baseDelayMs: 5 } }));
+    try {
+      const round = () => Promise.all(Array.from({ length: 10 }, (_, i) => clients[i % 2]!.request('menu/get').catch((e) => e)));
+      const before = await p.calls('mp/stable_token');
+      await round();
+      expect((await p.calls('mp/stable_token')) - before).toBe(1);
+      await new Promise((r) => setTimeout(r, 2_200));
+      await round();
+      expect((await p.calls('mp/stable_token')) - before).toBe(2);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      await close();
+    }
   });
 });

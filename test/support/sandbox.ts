@@ -28,10 +28,10 @@ export interface TestWxops {
  * simulator itself); with `withSimulator` the simulator runs separately and wxops is pointed at it by
  * the same variables live mode uses, so tests can reach the fault-injection surface.
  */
-export async function startWxops(opts: { withSimulator?: boolean; lang?: 'zh' | 'en'; latencyMs?: number } = {}): Promise<TestWxops> {
+export async function startWxops(opts: { withSimulator?: boolean; lang?: 'zh' | 'en'; latencyMs?: number; database?: string } = {}): Promise<TestWxops> {
   const dataDir = mkdtempSync(join(tmpdir(), 'wxops-test-'));
   let sim: SimulatorHandle | undefined;
-  let env = cleanEnv({ WXOPS_DATA_DIR: dataDir, WXOPS_LANG: opts.lang ?? 'zh' });
+  let env = cleanEnv({ WXOPS_DATA_DIR: dataDir, WXOPS_LANG: opts.lang ?? 'zh', ...(opts.database ? { WXOPS_DATABASE_URL: opts.database } : {}) });
   if (opts.withSimulator) {
     sim = await startSimulator({ dataDir: join(dataDir, 'sim'), port: 0, latencyMs: opts.latencyMs });
     env = { ...env, ...sim.env, WXOPS_ACTOR: 'zhangwei' };

@@ -16,5 +16,5 @@ export {
   type SealedParts,
 } from './verify.js';
 export { buildReply, cdata, parseXml, XmlFormatError, type NewsArticle, type PassiveReply, type ReplyAddress } from './xml.js';
-export { CallbackDedupe, dedupeKey, replyWithin, type DedupeOptions } from './dedupe.js';
+export { CallbackDedupe, DEDUPE_COLLECTION, dedupeKey, replyWithin, type DedupeOptions } from './dedupe.js';
 export { readLimited, sendReply } from './body.js';
