@@ -1,8 +1,8 @@
 import { Command, CommanderError } from 'commander';
 
 /**
- * The `wxops` executable: `run` (one command, exit codes for scripts), `repl` (interactive) and
- * `sim` (the simulator standalone). Each sub-command's module is loaded only when it is used so that
+ * The `wxops` executable: `run` (one command, exit codes for scripts), `repl` (interactive),
+ * `sim` (the simulator standalone), `serve` (the service) and `db` (the shared database). Each sub-command's module is loaded only when it is used so that
  * `wxops run help` starts quickly.
  */
 export async function main(argv: string[]): Promise<number> {
@@ -23,7 +23,7 @@ export async function main(argv: string[]): Promise<number> {
     .allowUnknownOption()
     .action(async (words: string[], opts: { as?: string; json?: boolean }) => {
       const { runOnce } = await import('./run.js');
-      code = await runOnce(joinWords(words), opts);
+      code = await runOnce(joinWords(cliOptionsAfter(words, opts)), opts);
     });
 
   // `wxops policy lint`, `wxops audit verify` …: the same commands as `wxops run "policy lint"`.
@@ -43,7 +43,8 @@ export async function main(argv: string[]): Promise<number> {
       .helpOption(false)
       .action(async (words: string[], opts: { as?: string; json?: boolean }) => {
         const { runOnce } = await import('./run.js');
-        code = await runOnce(joinWords([group, ...(words.length ? words : ['--help'])]), opts);
+        const rest = cliOptionsAfter(words, opts);
+        code = await runOnce(joinWords([group, ...(rest.length ? rest : ['--help'])]), opts);
       });
   }
 
@@ -78,6 +79,20 @@ export async function main(argv: string[]): Promise<number> {
       code = await serve(opts);
     });
 
+  const db = program.command('db').description('shared PostgreSQL state (WXOPS_DATABASE_URL): migrate, export, import');
+  for (const [action, description] of [
+    ['migrate', 'create or update the database schema (also done automatically at start)'],
+    ['export', 'copy the database into a data directory (store.json and the audit log)'],
+    ['import', 'copy a single-machine data directory into an empty database'],
+  ] as const) {
+    const sub = db.command(action).description(description).option('--json', 'print exactly one JSON object');
+    if (action !== 'migrate') sub.option('--dir <dir>', 'the data directory (default: WXOPS_DATA_DIR or .wxops)');
+    sub.action(async (opts: { dir?: string; json?: boolean }) => {
+      const { runDb } = await import('./db.js');
+      code = await runDb(action, opts);
+    });
+  }
+
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
@@ -85,6 +100,22 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   return code;
+}
+
+/**
+ * `wxops audit verify --json`: wxops's own options typed after the command words (no command has options
+ * of these names) are taken out of the command and applied, as if typed before it.
+ */
+function cliOptionsAfter(words: string[], opts: { as?: string; json?: boolean }): string[] {
+  const rest: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (w === '--json') opts.json = true;
+    else if (w === '--as' && i + 1 < words.length) opts.as = words[++i];
+    else if (w.startsWith('--as=')) opts.as = w.slice(5);
+    else rest.push(w);
+  }
+  return rest;
 }
 
 /** `wxops run member add x --name "赵 六"` arrives split by the shell; put quotes back where needed. */
