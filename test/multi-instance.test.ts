@@ -159,6 +159,14 @@ describe('two instances on one database', () => {
     }
   });
 
+  it('counts a member’s commands across both instances: the flood limit does not double', async () => {
+    // The balancer sends these alternately to a and b; the limit is 5 in 10 s for the member, not per instance.
+    const answers = [];
+    for (let i = 0; i < 8; i++) answers.push(await mention('sunli', 'tag list'));
+    const refused = answers.filter((a) => String(a.answer?.content).includes('命令太频繁'));
+    expect(refused.length).toBe(3);
+  });
+
   it('handles a callback once when the platform’s retry reaches the other instance', async () => {
     const { mp_token: token, mp_aes_key: aesKey, mp_appid: appid } = sim.credentials;
     const at = Math.floor(Date.now() / 1000);

@@ -45,6 +45,13 @@ export interface ChatGatewayOptions {
 /** Commands longer than this are refused unread: the platforms cap message size and nothing real is this long. */
 export const MAX_COMMAND_BYTES = 2048;
 
+/** Shared per-sender windows (a store collection; short-lived, not exported). */
+export const CHAT_RATE = 'chat-rate';
+
+function slide(times: number[], now: number, windowMs: number): number[] {
+  return times.filter((x) => now - x < windowMs);
+}
+
 export class ChatGateway {
   private readonly recent = new Map<string, number[]>();
   private readonly lang: Lang;
@@ -71,7 +78,7 @@ export class ChatGateway {
       log.info({ channel: this.opts.channel, actor, outcome: 'too-long' }, 'chat command refused');
       return this.say(t('命令太长（超过 {n} 字节），没有执行。', 'The command is too long (over {n} bytes); nothing was run.', { n: MAX_COMMAND_BYTES }), actor);
     }
-    if (!this.admit(`${actor}`)) {
+    if (!(await this.admit(actor))) {
       log.info({ channel: this.opts.channel, actor, outcome: 'rate-limited' }, 'chat command refused');
       return this.say(t('命令太频繁了：{s} 秒内最多 {n} 条，请稍后再发。', 'Too many commands: at most {n} in {s} seconds; try again shortly.', { n: this.perSender.max, s: this.perSender.windowMs / 1000 }), actor);
     }
@@ -90,17 +97,31 @@ export class ChatGateway {
     return { actor, parts: [text[this.lang]] };
   }
 
-  /** A sliding window per sender: floods are refused before they reach the platform. */
-  private admit(key: string): boolean {
+  /**
+   * A sliding window per sender: floods are refused before they reach the platform. With several
+   * instances (a shared store) the window is shared too — the member's limit does not double because a
+   * balancer spreads their messages; if the store cannot be reached, this instance's own window decides.
+   */
+  private async admit(actor: string): Promise<boolean> {
     const now = Date.now();
-    const times = (this.recent.get(key) ?? []).filter((x) => now - x < this.perSender.windowMs);
-    if (times.length >= this.perSender.max) {
-      this.recent.set(key, times);
-      return false;
+    const store = await this.opts.runtime.store();
+    if (store.kind === 'postgres') {
+      try {
+        let admitted = false;
+        await store.update<number[]>(CHAT_RATE, `${this.opts.channel}:${actor}`, (before) => {
+          const times = slide(before ?? [], now, this.perSender.windowMs);
+          admitted = times.length < this.perSender.max;
+          return admitted ? [...times, now] : times;
+        });
+        return admitted;
+      } catch {
+        // fall through to the local window
+      }
     }
-    times.push(now);
-    this.recent.set(key, times);
-    return true;
+    const times = slide(this.recent.get(actor) ?? [], now, this.perSender.windowMs);
+    const admitted = times.length < this.perSender.max;
+    this.recent.set(actor, admitted ? [...times, now] : times);
+    return admitted;
   }
 
   /** A session per message: the sender, the room, and where progress goes. */

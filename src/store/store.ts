@@ -31,6 +31,6 @@ export interface Store {
 /**
  * Kept out of `db export` and backups: access tokens (credentials; the platform issues new ones) and the
  * minutes-long coordination between running instances (callback de-duplication keys, robot streams that
- * may hold command output, which instances are alive).
+ * may hold command output, which instances are alive, chat rate windows).
  */
-export const PRIVATE_COLLECTIONS = new Set(['tokens', 'callback-dedupe', 'bot-streams', 'instances']);
+export const PRIVATE_COLLECTIONS = new Set(['tokens', 'callback-dedupe', 'bot-streams', 'instances', 'chat-rate']);
