@@ -46,6 +46,18 @@ describe.each(BACKENDS)('store on %s', (backend) => {
     expect(await store.list('missing')).toEqual([]);
   });
 
+  it('lists every entry for backups and exports, leaving credentials and instance coordination out', async () => {
+    const { store } = await openStore(backend);
+    for (let i = 0; i < 1200; i++) await store.put('records', `r${String(i).padStart(4, '0')}`, { i });
+    await store.put('tokens', 'abc', { token: 'secret-token' });
+    await store.put('callback-dedupe', 'k', { state: 'done' });
+    const seen: string[] = [];
+    for await (const e of store.entries()) seen.push(`${e.collection}/${e.id}`);
+    expect(seen).toHaveLength(1200);
+    expect(new Set(seen).size).toBe(1200);
+    expect(seen.some((k) => k.startsWith('tokens/') || k.startsWith('callback-dedupe/'))).toBe(false);
+  });
+
   it('update is atomic: concurrent increments from two instances are all counted', async () => {
     const { store, another } = await openStore(backend);
     const other = await another();

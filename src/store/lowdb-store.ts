@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
-import type { Store } from './store.js';
+import { PRIVATE_COLLECTIONS, type Store, type StoreEntry } from './store.js';
 import { LocalLocks } from './local-locks.js';
 
 type Data = Record<string, Record<string, unknown>>;
@@ -88,9 +88,11 @@ export class LowdbStore implements Store {
     return { ran: true, value: await this.locks.run(`lock:${name}`, () => fn(new AbortController().signal)) };
   }
 
-  /** Everything, for `wxops db import` and backups. */
-  async snapshot(): Promise<Data> {
-    return structuredClone(await this.fresh());
+  async *entries(): AsyncIterable<StoreEntry> {
+    for (const [collection, items] of Object.entries(await this.fresh())) {
+      if (PRIVATE_COLLECTIONS.has(collection) || !items || typeof items !== 'object') continue;
+      for (const [id, value] of Object.entries(items)) yield { collection, id, value };
+    }
   }
 
   async close(): Promise<void> {}

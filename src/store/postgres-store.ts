@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { RuntimeFailure } from '../core/errors.js';
 import { t } from '../core/i18n.js';
-import type { Store } from './store.js';
+import { PRIVATE_COLLECTIONS, type Store, type StoreEntry } from './store.js';
 import { migrate } from './migrations.js';
 
 /**
@@ -189,6 +189,21 @@ export class PostgresStore implements Store {
         if (!lost.signal.aborted) await c.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [name]);
       }
     });
+  }
+
+  /** Keyset pages in (collection, id) order: a large store is never read in one piece. */
+  async *entries(): AsyncIterable<StoreEntry> {
+    let after: [string, string] = ['', ''];
+    for (;;) {
+      const page = await this.query<StoreEntry>(
+        'SELECT collection, id, value FROM wxops_store WHERE (collection, id) > ($1, $2) AND NOT (collection = ANY($3)) ORDER BY collection, id LIMIT 1000',
+        [after[0], after[1], [...PRIVATE_COLLECTIONS]],
+      );
+      yield* page.rows;
+      if (page.rows.length < 1000) return;
+      const last = page.rows[page.rows.length - 1]!;
+      after = [last.collection, last.id];
+    }
   }
 
   async close(): Promise<void> {

@@ -25,7 +25,15 @@ export interface Store {
    * the lock that way (its connection to the shared store dropped).
    */
   tryExclusive<T>(name: string, fn: (lost: AbortSignal) => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
+  /** Every entry of every collection but the private ones, collection by collection (backups, `db export`). */
+  entries(): AsyncIterable<StoreEntry>;
   close(): Promise<void>;
+}
+
+export interface StoreEntry {
+  collection: string;
+  id: string;
+  value: unknown;
 }
 
 /**

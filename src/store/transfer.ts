@@ -38,14 +38,10 @@ export function countEntries(data: StoreData): number {
   return Object.values(data).reduce((n, c) => n + Object.keys(c).length, 0);
 }
 
-/** Every shareable entry in the database, by collection. Tokens stay behind (PRIVATE_COLLECTIONS). */
+/** Every shareable entry in the database, by collection. Tokens and the like stay behind (PRIVATE_COLLECTIONS). */
 export async function readDatabaseStore(db: PostgresStore): Promise<StoreData> {
   const out: StoreData = {};
-  const rows = await db.query<{ collection: string; id: string; value: unknown }>('SELECT collection, id, value FROM wxops_store ORDER BY collection, id');
-  for (const r of rows.rows) {
-    if (PRIVATE_COLLECTIONS.has(r.collection)) continue;
-    (out[r.collection] ??= {})[r.id] = r.value;
-  }
+  for await (const e of db.entries()) (out[e.collection] ??= {})[e.id] = e.value;
   return out;
 }
 
