@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type SimulatorHandle } from '../src/sim/index.js';
+import { jsonPieces, StateFile, type SimState } from '../src/sim/state.js';
 
 /** The simulator over real HTTP, as a client that knows nothing of our code would see it. */
 let dir: string;
@@ -262,6 +263,40 @@ describe('persistence', () => {
       await c.close();
     } finally {
       rmSync(shared, { recursive: true, force: true });
+    }
+  });
+
+  it('writes in slices what JSON.stringify would write, and keeps what changed meanwhile dirty', async () => {
+    const values: unknown[] = [
+      { a: 1, skipped: undefined, f: () => 1, list: Array.from({ length: 1234 }, (_, i) => ({ i, x: i % 3 ? undefined : 'y' })), d: new Date(0), nested: { deep: [[1], [2, undefined]] } },
+      Array.from({ length: 450 }, (_, i) => `客户${i}`),
+      {},
+      [],
+      'text',
+      null,
+    ];
+    for (const v of values) expect([...jsonPieces(v)].join('')).toBe(JSON.stringify(v));
+
+    const data = mkdtempSync(join(tmpdir(), 'wxops-sim-slices-'));
+    try {
+      const state = { version: 1, users: Array.from({ length: 3000 }, (_, i) => ({ userid: `u${i}` })) } as unknown as SimState;
+      const file = new StateFile(data, () => state, 10);
+      file.load();
+      file.state.users.push({ userid: 'first' } as never);
+      file.markDirty();
+      // Changed while the write is under way: written by the next one.
+      setTimeout(() => {
+        file.state.users.push({ userid: 'second' } as never);
+        file.markDirty();
+      }, 12);
+      const onDisk = () => (JSON.parse(readFileSync(join(data, 'state.json'), 'utf8')) as { users: { userid: string }[] }).users.map((u) => u.userid);
+      for (let i = 0; i < 100 && !onDisk().includes('second'); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(onDisk().slice(-2)).toEqual(['first', 'second']);
+      expect(readdirSync(data).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+      file.flush();
+      expect(existsSync(join(data, 'state.json'))).toBe(true);
+    } finally {
+      rmSync(data, { recursive: true, force: true });
     }
   });
 

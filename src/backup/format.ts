@@ -2,7 +2,7 @@ import { createDecipheriv, createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { InputError, RuntimeFailure } from '../core/errors.js';
@@ -41,6 +41,8 @@ export const MANIFEST = 'manifest.json';
 export const IV_BYTES = 12;
 export const TAG_BYTES = 16;
 export const KEY_ENV = 'WXOPS_BACKUP_KEY';
+/** Decompressed bytes read at a time. */
+const READ_CHUNK = 256 * 1024;
 
 export const PARTS = ['contacts', 'customers', 'mp', 'wxops'] as const;
 export type Part = (typeof PARTS)[number];
@@ -248,7 +250,9 @@ export async function* readEntity<T = unknown>(backupDir: string, entity: string
   const src = await gzipBytes(path, k).catch(() => {
     throw decryptError(info.file);
   });
-  const gunzip = createGunzip();
+  // Large chunks split into lines here: a 100,000-line entity costs a fraction of what zlib's 16 KB
+  // chunks and an event per line through readline did.
+  const gunzip = createGunzip({ chunkSize: READ_CHUNK });
   let failure: Error | undefined;
   const fail = (e: Error) => {
     failure ??= e;
@@ -256,15 +260,20 @@ export async function* readEntity<T = unknown>(backupDir: string, entity: string
   };
   src.on('error', fail);
   src.pipe(gunzip);
-  const lines = createInterface({ input: gunzip, crlfDelay: Infinity });
+  const text = new StringDecoder('utf8');
+  let rest = '';
   try {
-    for await (const line of lines) {
-      if (line) yield JSON.parse(line) as T;
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      const lines = (rest + text.write(chunk)).split('\n');
+      rest = lines.pop()!;
+      for (const line of lines) if (line.trim()) yield JSON.parse(line) as T;
     }
+    rest += text.end();
+    if (rest.trim()) yield JSON.parse(rest) as T;
   } catch (e) {
     failure ??= e as Error;
   } finally {
-    lines.close();
+    gunzip.destroy();
     src.destroy();
   }
   if (failure) {

@@ -155,15 +155,19 @@ export async function analyseRestore(ctx: CommandContext, backupDir: string, man
   const phases = parts.length;
   let phase = 0;
   const progress = (label: Text) => ctx.progress({ done: phase++, total: phases, label });
-  let recreated = new Set<string>();
+  let contacts: Promise<Set<string>> = Promise.resolve(new Set());
   if (parts.includes('contacts')) {
     progress(t('比较通讯录', 'comparing contacts'));
-    recreated = await analyseContacts(ctx, read, b, a);
+    contacts = analyseContacts(ctx, read, b, a);
   }
+  // Customers are read while contacts are compared (both mostly wait on the platform); their items
+  // and notes are added once the contacts' are, so rows and the plan keep their order.
+  let customers: Promise<void> | undefined;
   if (parts.includes('customers')) {
     progress(t('比较客户', 'comparing customers'));
-    await analyseCustomers(ctx, read, b, a, recreated);
+    customers = analyseCustomers(ctx, read, b, a, contacts);
   }
+  await Promise.all([contacts, customers]);
   if (parts.includes('mp')) {
     progress(t('比较公众号', 'comparing the Official Account'));
     await analyseMp(ctx, read, b, a);
@@ -336,8 +340,62 @@ interface BackupRelation {
   n: string;
 }
 
-async function analyseCustomers(ctx: CommandContext, read: Reader, b: Builder, a: RestoreAnalysis, recreated: Set<string>): Promise<void> {
+/** A live relation, as much of it as the comparison needs. */
+interface LiveRelation {
+  ext: string;
+  userid: string;
+  tags: string[];
+  remark?: string;
+  description?: string;
+}
+
+async function analyseCustomers(ctx: CommandContext, read: Reader, b: Builder, a: RestoreAnalysis, contactsDone: Promise<Set<string>>): Promise<void> {
   const api = await ctx.customers();
+  // The backup's relations: key → tag ids + remark (+ the name for the not-restorable list).
+  const relations = new Map<string, BackupRelation>();
+  const found: { key: string; userid: string; ext: string; add: string[]; remove: string[]; remark?: { remark?: string; description?: string } }[] = [];
+  let newer = 0;
+  let unchanged = 0;
+  // Each live relation is compared and dropped from the map (what is left is gone).
+  const compare = (l: LiveRelation) => {
+    const key = `${l.ext}\u0000${lc(l.userid)}`;
+    const want = relations.get(key);
+    if (!want) {
+      newer++;
+      return;
+    }
+    relations.delete(key);
+    // A relation carries a few tags: arrays, not two Sets for each of 100,000 relations.
+    const add = want.t.filter((x) => !l.tags.includes(x));
+    const remove = a.deleteNewer ? [...new Set(l.tags)].filter((x) => !want.t.includes(x)) : [];
+    const remark: { remark?: string; description?: string } = {};
+    if (want.r !== undefined && want.r !== (l.remark ?? '')) remark.remark = want.r;
+    if (want.d !== undefined && want.d !== (l.description ?? '')) remark.description = want.d;
+    if (!add.length && !remove.length && remark.remark === undefined && remark.description === undefined) {
+      unchanged++;
+      return;
+    }
+    found.push({ key, userid: l.userid, ext: l.ext, add: add.sort(), remove: remove.sort(), remark: Object.keys(remark).length ? remark : undefined });
+  };
+
+  // The live relations are read from the platform while the backup's are read from disk; those that
+  // arrive before the backup's are all in wait, compact, until they are.
+  let backupRead = false;
+  const early: LiveRelation[] = [];
+  const live = (async () => {
+    const followUsers = await api.followUsers();
+    await api.forEachPage(followUsers, (rows) => {
+      for (const row of rows) {
+        const f = row.follow_info;
+        const l: LiveRelation = { ext: row.external_contact.external_userid, userid: f.userid, tags: f.tags ? f.tags.map((x) => x.tag_id) : (f.tag_id ?? []), remark: f.remark, description: f.description };
+        if (backupRead) compare(l);
+        else early.push(l);
+      }
+    });
+  })();
+  // Awaited below; a failure meanwhile is not unhandled.
+  live.catch(() => undefined);
+
   const liveGroups = await api.corpTags();
   const liveIds = new Set(liveGroups.flatMap((g) => g.tag.map((x) => x.id)));
   const liveByName = new Map(liveGroups.flatMap((g) => g.tag.map((x) => [`${g.group_name}/${x.name}`, x.id] as const)));
@@ -353,18 +411,8 @@ async function analyseCustomers(ctx: CommandContext, read: Reader, b: Builder, a
       }
     }
   }
-  if (gone.length) {
-    gone.sort();
-    a.warnings.push(
-      t('企业客户标签 {l} 已不存在，客户身上的这些标签无法恢复；先用 ctag add 重建，再运行一次恢复。', 'The corp tags {l} no longer exist, so they cannot be put back on customers; recreate them with `ctag add`, then run the restore again.', {
-        l: gone.slice(0, 20).join('、') + (gone.length > 20 ? ` …(+${gone.length - 20})` : ''),
-      }),
-    );
-  }
   const mapTag = (id: string) => (mapped.has(id) ? mapped.get(id) : liveIds.has(id) ? id : undefined);
 
-  // The backup's relations: key → tag ids + remark (+ the name for the not-restorable list).
-  const relations = new Map<string, BackupRelation>();
   const shared = new Map<string, string>();
   const once = (v: string) => shared.get(v) ?? (shared.set(v, v), v);
   for await (const row of read<BatchRow>('customers')) {
@@ -375,37 +423,20 @@ async function analyseCustomers(ctx: CommandContext, read: Reader, b: Builder, a
     if (f.description) rel.d = f.description;
     relations.set(`${row.external_contact.external_userid}\u0000${lc(f.userid)}`, rel);
   }
+  backupRead = true;
+  for (const l of early) compare(l);
+  early.length = 0;
+  await live;
 
-  // The live relations, page by page; each compared and dropped from the map (what is left is gone).
-  const found: { key: string; userid: string; ext: string; add: string[]; remove: string[]; remark?: { remark?: string; description?: string } }[] = [];
-  let newer = 0;
-  let unchanged = 0;
-  const followUsers = await api.followUsers();
-  await api.forEachPage(followUsers, (rows) => {
-    for (const row of rows) {
-      const f = row.follow_info;
-      const ext = row.external_contact.external_userid;
-      const key = `${ext}\u0000${lc(f.userid)}`;
-      const want = relations.get(key);
-      if (!want) {
-        newer++;
-        continue;
-      }
-      relations.delete(key);
-      const have = new Set(f.tags ? f.tags.map((x) => x.tag_id) : (f.tag_id ?? []));
-      const add = want.t.filter((x) => !have.has(x));
-      const wantSet = new Set(want.t);
-      const remove = a.deleteNewer ? [...have].filter((x) => !wantSet.has(x)) : [];
-      const remark: { remark?: string; description?: string } = {};
-      if (want.r !== undefined && want.r !== (f.remark ?? '')) remark.remark = want.r;
-      if (want.d !== undefined && want.d !== (f.description ?? '')) remark.description = want.d;
-      if (!add.length && !remove.length && remark.remark === undefined && remark.description === undefined) {
-        unchanged++;
-        continue;
-      }
-      found.push({ key, userid: f.userid, ext, add: add.sort(), remove: remove.sort(), remark: Object.keys(remark).length ? remark : undefined });
-    }
-  });
+  const recreated = await contactsDone;
+  if (gone.length) {
+    gone.sort();
+    a.warnings.push(
+      t('企业客户标签 {l} 已不存在，客户身上的这些标签无法恢复；先用 ctag add 重建，再运行一次恢复。', 'The corp tags {l} no longer exist, so they cannot be put back on customers; recreate them with `ctag add`, then run the restore again.', {
+        l: gone.slice(0, 20).join('、') + (gone.length > 20 ? ` …(+${gone.length - 20})` : ''),
+      }),
+    );
+  }
   a.unchanged.customer += unchanged;
   // Pages arrive in whatever order the parallel chains answer; the plan (and its hash) must not.
   found.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));

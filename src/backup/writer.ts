@@ -33,7 +33,7 @@ import {
 } from './format.js';
 
 /** Lines are handed to gzip in chunks this size (one zlib call each, not one per line). */
-const CHUNK_CHARS = 64 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 
 /** Store collections that are caches, rebuilt from the platform: not backed up. */
 export const SKIPPED_COLLECTIONS = new Set(['behavior-cache']);
@@ -82,8 +82,9 @@ export class EntityWriter {
   private readonly done: Promise<void>;
   private readonly hash = createHash('sha256');
   private bytes = 0;
-  private pending: string[] = [];
-  private pendingChars = 0;
+  /** Lines are encoded straight into this buffer: joining strings and encoding the result cost more than the JSON itself. */
+  private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  private used = 0;
 
   constructor(
     private readonly dir: string,
@@ -112,14 +113,18 @@ export class EntityWriter {
     return entityFile(this.name, !!this.key);
   }
 
-  /** Buffers the line (for synchronous callbacks); handed to gzip in chunks of about 64 KB. */
+  /** Buffers the line (for synchronous callbacks); handed to gzip in chunks of 64 KB. */
   push(value: unknown): void {
-    const line = `${JSON.stringify(value)}\n`;
+    const line = JSON.stringify(value);
     this.count++;
-    this.rawBytes += Buffer.byteLength(line);
-    this.pending.push(line);
-    this.pendingChars += line.length;
-    if (this.pendingChars >= CHUNK_CHARS) this.flush();
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const most = 3 * line.length + 1;
+    if (this.used + most > this.chunk.length) {
+      this.flush();
+      if (most > this.chunk.length) this.chunk = Buffer.allocUnsafe(most);
+    }
+    this.used += this.chunk.write(line, this.used);
+    this.chunk[this.used++] = 0x0a;
   }
 
   /** Writes the line, waiting while the stream is full. */
@@ -134,10 +139,11 @@ export class EntityWriter {
   }
 
   private flush(): void {
-    if (!this.pending.length) return;
-    this.gzip.write(this.pending.join(''));
-    this.pending = [];
-    this.pendingChars = 0;
+    if (!this.used) return;
+    this.rawBytes += this.used;
+    this.gzip.write(this.chunk.subarray(0, this.used));
+    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.used = 0;
   }
 
   async close(): Promise<EntityInfo> {

@@ -94,8 +94,18 @@ function classify(err: unknown, deadline: AbortSignal): TransportError {
 
 /** Sends one request and parses the JSON answer. Aborting `signal` rejects with the signal's reason, untouched. */
 export async function sendJson(dispatcher: Dispatcher, req: HttpRequest): Promise<any> {
+  // A timer cleared when the answer is in: AbortSignal.timeout's would fire for every call, long after.
+  const timer = new AbortController();
+  const clock = setTimeout(() => timer.abort(new DOMException('The operation timed out.', 'TimeoutError')), req.timeouts.totalMs);
+  try {
+    return await exchange(dispatcher, req, timer.signal);
+  } finally {
+    clearTimeout(clock);
+  }
+}
+
+async function exchange(dispatcher: Dispatcher, req: HttpRequest, deadline: AbortSignal): Promise<any> {
   const { timeouts } = req;
-  const deadline = AbortSignal.timeout(timeouts.totalMs);
   const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
   let res: Dispatcher.ResponseData;
   try {

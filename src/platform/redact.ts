@@ -73,6 +73,8 @@ export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() 
  * number or email address either).
  */
 export function redactingLogger(inner: Logger, opts: { personal?: boolean } = {}): Logger {
+  // Nothing is written: nothing to redact (a bulk read logs a line per call).
+  if (inner === silentLogger) return silentLogger;
   const wrap = (fn: (o: object, m?: string) => void) => (o: object, m?: string) => fn(redactObject(o, opts), m === undefined ? m : redact(m, opts));
   return { debug: wrap(inner.debug.bind(inner)), info: wrap(inner.info.bind(inner)), warn: wrap(inner.warn.bind(inner)), error: wrap(inner.error.bind(inner)) };
 }

@@ -108,10 +108,11 @@ export class CustomerApi {
   }
 
   /**
-   * Every customer of `userids`, merged per customer. The members are split into parallel cursor chains,
-   * as many as the client keeps in flight for this API (the platform's concurrency), so a large company
-   * is read in about (calls ÷ chains) round trips; pages are handed to `onPage` as they arrive so a
-   * caller can stream instead of holding everything.
+   * Every relation of `userids`, page by page. The members are spread over as many cursor chains as the
+   * client keeps in flight for this API (the platform's concurrency), so a large company is read in about
+   * (calls ÷ chains) round trips. Twice that many workers take the chains' groups of members, so whenever
+   * a call returns, another worker's request is already waiting for its slot. Pages are handed to
+   * `onPage` as they arrive so a caller can stream instead of holding everything.
    */
   async forEachPage(userids: string[], onPage: (rows: BatchRow[]) => void, opts: { chains?: number } = {}): Promise<void> {
     const api = 'externalcontact/batch/get_by_user';
@@ -119,8 +120,7 @@ export class CustomerApi {
     const groups: string[][] = Array.from({ length: chains }, () => []);
     userids.forEach((u, i) => groups[i % chains]!.push(u));
     // A chain carries at most 100 members per call; more members than chains × 100 means longer chains.
-    const work = groups.flatMap((g) => Array.from({ length: Math.ceil(g.length / BATCH_USERS) }, (_, k) => g.slice(k * BATCH_USERS, (k + 1) * BATCH_USERS)));
-    const queue = [...work];
+    const queue = groups.flatMap((g) => Array.from({ length: Math.ceil(g.length / BATCH_USERS) }, (_, k) => g.slice(k * BATCH_USERS, (k + 1) * BATCH_USERS)));
     const worker = async (): Promise<void> => {
       for (let group = queue.shift(); group; group = queue.shift()) {
         const list = group;
@@ -135,7 +135,7 @@ export class CustomerApi {
         }
       }
     };
-    await Promise.all(Array.from({ length: chains }, worker));
+    await Promise.all(Array.from({ length: Math.min(2 * chains, queue.length) }, worker));
   }
 
   /**

@@ -2,7 +2,7 @@ import { findUser } from '../contacts/users.js';
 import type { XmlFields, PostOutcome } from '../mp/callbacks.js';
 import type { ApiRequest, ApiRoute } from '../router.js';
 import type { Simulator } from '../server.js';
-import type { SimState } from '../state.js';
+import type { SimState, SimUser } from '../state.js';
 import { behaviorRoutes } from './behavior.js';
 import { deliverEvent, verifyCallbackUrl, type WecomCallbackConfig } from './callbacks.js';
 import { CUSTOMER_API, customersOf } from './common.js';
@@ -36,6 +36,8 @@ export class Customers {
   callback?: WecomCallbackConfig;
   private readonly stop = new AbortController();
   private closed = false;
+  /** The member lists as of the last check that every follow user is still in contacts. */
+  private membersSeen?: { users: SimUser[]; size: number; follow: string[]; followSize: number };
 
   constructor(readonly sim: Simulator) {
     const qrUrl = (configId: string) => `${sim.baseUrl ?? 'http://127.0.0.1'}/_sim/qr/${configId}.png`;
@@ -45,6 +47,11 @@ export class Customers {
       sim.addRoutes(routes);
     }
     for (const [key, handler] of Object.entries(customersControl(this))) sim.addControl(key, handler);
+    // The lookups of a loaded company (100,000 customers in a benchmark) are built now, not inside the
+    // first call: the platform answers its first call as fast as any other.
+    const { state } = sim.stateFile;
+    findUser(state, state.creator);
+    if (state.customers) indexOf(state.customers);
     sim.addFile('/_sim/qr/', (path) => {
       const m = /^\/_sim\/qr\/([0-9a-f]{32})\.png$/.exec(path);
       if (!m) return undefined;
@@ -71,10 +78,16 @@ export class Customers {
   /** Due transfers complete; follow users gone from contacts have left; old welcome codes go. True when state changed. */
   settle(state: SimState, cs: CustomerState, now: number): boolean {
     let changed = false;
-    for (const userid of cs.follow_users) {
-      if (findUser(state, userid)) continue;
-      this.depart(cs, userid, userid, now);
-      changed = true;
+    // Every call settles, and a scaled company has 10,000 follow users: look them up only when a member
+    // list changed. Members leave by a new (filtered) or shorter array, never by an in-place swap.
+    const seen = this.membersSeen;
+    if (!seen || seen.users !== state.users || seen.size !== state.users.length || seen.follow !== cs.follow_users || seen.followSize !== cs.follow_users.length) {
+      for (const userid of cs.follow_users) {
+        if (findUser(state, userid)) continue;
+        this.depart(cs, userid, userid, now);
+        changed = true;
+      }
+      this.membersSeen = { users: state.users, size: state.users.length, follow: cs.follow_users, followSize: cs.follow_users.length };
     }
     if (settleTransfers(state, cs, now)) changed = true;
     if (pruneWelcomeCodes(cs, now)) changed = true;
