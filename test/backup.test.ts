@@ -134,6 +134,21 @@ describe('backup run / list / verify', () => {
   });
 });
 
+describe('the catalogue shared by several instances', () => {
+  it('lists another instance’s backups with where they are, and this machine’s from its directory', async () => {
+    wipeBackups();
+    const mine = okData(await w.run('backup run --only wxops'));
+    const store = await w.runtime.store();
+    const entries = await store.list<any>('backups');
+    expect(entries.some((e) => e.id === mine.id && e.counts.wxops_store > 0)).toBe(true);
+    await store.put('backups', 'office-2:20260101-020000', { id: '20260101-020000', host: 'office-2', dir: '/srv/wxops/backups/20260101-020000', created_at: '2026-01-01T02:00:00+08:00', created_by: 'wxops', only: ['contacts'], encrypted: false, bytes: 1024, counts: { members: 60 } });
+    const listed = await w.run('backup list');
+    expect(okData(listed).backups.map((b: any) => [b.id, b.host])).toEqual(expect.arrayContaining([[mine.id, null], ['20260101-020000', 'office-2']]));
+    expect(listed.result!.view ? JSON.stringify(listed.result!.view) : '').toContain('在 office-2 上');
+    await store.delete('backups', 'office-2:20260101-020000');
+  });
+});
+
 describe('encryption', () => {
   it('a key from the environment encrypts; verify and read roundtrip; a wrong or missing key fails clearly', async () => {
     wipeBackups();

@@ -132,6 +132,11 @@ describe('two instances on one database', () => {
     const after = (await control('GET', '/webhook/messages')).messages.filter((m: any) => String(m.content ?? '').includes('日报'));
     expect(digests.length).toBe(1);
     expect(after.length).toBe(1);
+    // The backup is in the shared catalogue, and it holds the shared state (read from PostgreSQL, not a local file).
+    const catalogue = (await db.query("SELECT value FROM wxops_store WHERE collection = 'backups'")).rows.map((r) => r.value);
+    expect(catalogue).toHaveLength(1);
+    expect(catalogue[0].counts.wxops_store).toBeGreaterThan(0);
+    expect(instances.map((i) => i.dir)).toContain(catalogue[0].dir.replace(/\/backups\/.*$/, ''));
   });
 
   it('an approval asked on one instance is seen and decided on the other', async () => {

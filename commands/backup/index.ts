@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { arg, defineCommand, option, type CommandSpec } from '../../src/core/command.js';
 import type { CommandContext } from '../../src/core/context.js';
@@ -5,8 +6,8 @@ import { RuntimeFailure } from '../../src/core/errors.js';
 import { formatTime, t } from '../../src/core/i18n.js';
 import { canonicalJson } from '../../src/core/plan.js';
 import { message, type View } from '../../src/core/result.js';
-import { findBackup, keyFor, listBackups, parseKey, PARTS, readEntity, verifyBackup, KEY_ENV, type Part, type TagLine, type VerifyResult } from '../../src/backup/format.js';
-import { applyRetention, parseKeep } from '../../src/backup/retention.js';
+import { CATALOGUE, findBackup, keyFor, listBackups, type CatalogueEntry, parseKey, PARTS, readEntity, verifyBackup, KEY_ENV, type Part, type TagLine, type VerifyResult } from '../../src/backup/format.js';
+import { applyRetention, parseKeep, uncatalogue } from '../../src/backup/retention.js';
 import { entitiesOf, runBackup } from '../../src/backup/writer.js';
 import type { BatchRow, CorpTagGroup, FollowInfo } from '../../src/platform/wecom/customers.js';
 import type { Department, User } from '../../src/platform/wecom/types.js';
@@ -91,6 +92,7 @@ export const backupRun = defineCommand({
     const rule = parseKeep(ctx.session.runtime.env.WXOPS_BACKUP_KEEP);
     const out = await runBackup(ctx, { only: a.only, explicit: !!a.only, createdBy: ctx.actor.userid, key, progress: (u) => ctx.progress(u) });
     const retention = applyRetention(ctx.dataDir, ctx.now(), rule);
+    await uncatalogue(await ctx.store(), retention.removed);
     const counts = Object.entries(out.manifest.entities).map(([name, e]) => ({ entity: name, count: e.count, size: size(e.bytes) }));
     const data = {
       id: out.id,
@@ -132,10 +134,12 @@ export const backupList = defineCommand({
   async run(ctx) {
     const store = await ctx.store();
     const rows = [];
-    for (const b of listBackups(ctx.dataDir)) {
+    const here = listBackups(ctx.dataDir);
+    for (const b of here) {
       const v = await store.get<VerificationRecord>(VERIFICATIONS, b.id);
       rows.push({
         id: b.id,
+        host: null as string | null,
         created_at: b.manifest.created_at,
         created_by: b.manifest.created_by,
         only: b.manifest.only,
@@ -144,6 +148,12 @@ export const backupList = defineCommand({
         encrypted: b.manifest.encrypted,
         verified: v ? { ok: v.ok, at: v.at } : null,
       });
+    }
+    // Several instances on one database: the others' backups, from the catalogue, with where they are.
+    // This machine's own entries are what the directory says (a backup removed by hand is gone).
+    for (const c of await store.list<CatalogueEntry>(CATALOGUE)) {
+      if (c.host === hostname()) continue;
+      rows.push({ id: c.id, host: c.host, created_at: c.created_at, created_by: c.created_by, only: c.only, counts: c.counts, bytes: c.bytes, encrypted: c.encrypted, verified: null });
     }
     const view: View = {
       type: 'table',
@@ -168,7 +178,7 @@ export const backupList = defineCommand({
           .join(', '),
         size: size(r.bytes),
         encrypted: r.encrypted ? '✓' : '',
-        verified: r.verified ? `${r.verified.ok ? '✓' : '✗'} ${formatTime(r.verified.at)}` : '—',
+        verified: r.host ? t('在 {h} 上', 'on {h}', { h: r.host })[ctx.lang] : r.verified ? `${r.verified.ok ? '✓' : '✗'} ${formatTime(r.verified.at)}` : '—',
       })),
       footer: rows.length ? undefined : t('还没有备份：backup run 创建一个。', 'No backups yet: `backup run` makes one.'),
     };

@@ -154,6 +154,21 @@ export interface BackupSummary {
   bytes: number;
 }
 
+/** Store collection listing every instance's backups: `<host>:<id>` → CatalogueEntry. */
+export const CATALOGUE = 'backups';
+
+export interface CatalogueEntry {
+  id: string;
+  host: string;
+  dir: string;
+  created_at: string;
+  created_by: string;
+  only: Manifest['only'];
+  encrypted: boolean;
+  bytes: number;
+  counts: Record<string, number>;
+}
+
 /** Complete backups, newest first. `.tmp-*` directories and directories without a readable manifest are not backups. */
 export function listBackups(dataDir: string): BackupSummary[] {
   const root = backupsRoot(dataDir);

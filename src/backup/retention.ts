@@ -1,8 +1,10 @@
+import { hostname } from 'node:os';
 import { rmSync } from 'node:fs';
 import { InputError } from '../core/errors.js';
 import { t } from '../core/i18n.js';
 import { chinaDate } from '../core/dates.js';
-import { listBackups, type BackupSummary } from './format.js';
+import { CATALOGUE, listBackups, type BackupSummary } from './format.js';
+import type { Store } from '../store/store.js';
 
 /**
  * Retention (`WXOPS_BACKUP_KEEP`, default `7d,4w`): keep the newest backup of each of the last N China-time
@@ -77,4 +79,9 @@ export function applyRetention(dataDir: string, now: Date, rule: KeepRule): { ke
     removed.push(b.id);
   }
   return { kept: all.filter((b) => keep.has(b.id)).map((b) => b.id), removed };
+}
+
+/** Takes removed backups out of the shared catalogue (this host's entries: each instance prunes its own). */
+export async function uncatalogue(store: Store, removed: string[]): Promise<void> {
+  for (const id of removed) await store.delete(CATALOGUE, `${hostname()}:${id}`);
 }

@@ -1,6 +1,7 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,6 +16,9 @@ import type { Store } from '../store/store.js';
 import {
   BACKUP_VERSION,
   backupsRoot,
+  CATALOGUE,
+  type BackupSummary,
+  type CatalogueEntry,
   entityFile,
   ID_PATTERN,
   IV_BYTES,
@@ -35,8 +39,8 @@ import {
 /** Lines are handed to gzip in chunks this size (one zlib call each, not one per line). */
 const CHUNK_BYTES = 64 * 1024;
 
-/** Store collections that are caches, rebuilt from the platform: not backed up. */
-export const SKIPPED_COLLECTIONS = new Set(['behavior-cache']);
+/** Store collections that are caches rebuilt from the platform, or the catalogue of backups itself: not backed up. */
+export const SKIPPED_COLLECTIONS = new Set(['behavior-cache', CATALOGUE]);
 
 /** What a backup reads from. A command's context is one; `serve` builds one from the runtime. */
 export interface BackupSources {
@@ -305,11 +309,25 @@ export async function runBackup(src: BackupSources, opts: BackupOptions): Promis
       }
     }
     const bytes = Object.values(entities).reduce((s, e) => s + e.bytes, 0);
+    await catalogue(src, { id, dir: join(root, id), manifest, bytes });
     return { id, dir: join(root, id), manifest, bytes, rawBytes, skipped };
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     if (err instanceof WxopsError) throw err;
     throw new RuntimeFailure('BACKUP_FAILED', t('备份失败：{m}', 'The backup failed: {m}', { m: (err as Error).message }));
+  }
+}
+
+/**
+ * The backup catalogue in the store: with several instances on one database, `backup list` on any of them
+ * shows every instance's backups (and where they are). The directory stays the truth for what is here.
+ */
+async function catalogue(src: BackupSources, b: BackupSummary): Promise<void> {
+  const entry: CatalogueEntry = { id: b.id, host: hostname(), dir: b.dir, created_at: b.manifest.created_at, created_by: b.manifest.created_by, only: b.manifest.only, encrypted: b.manifest.encrypted, bytes: b.bytes, counts: Object.fromEntries(Object.entries(b.manifest.entities).map(([k, e]) => [k, e.count])) };
+  try {
+    await (await src.store()).put(CATALOGUE, `${entry.host}:${b.id}`, entry);
+  } catch {
+    // The backup is complete on disk and listed from there; only other instances will not see it.
   }
 }
 
@@ -372,15 +390,9 @@ const WRITERS: Record<EntityName, EntityWriterFn> = {
     });
   },
   async wxops_store(src, w) {
-    // The embedded store is one JSON file; its collections are listed from it. (Store has no way to
-    // list collections; a shared database would be backed up by its own tools.)
-    const path = join(src.dataDir, 'store.json');
-    if (!existsSync(path)) return;
-    await (await src.store()).get('_', '_'); // let the store settle any write in progress
-    const data = JSON.parse(readFileSync(path, 'utf8')) as Record<string, Record<string, unknown>>;
-    for (const [collection, items] of Object.entries(data)) {
-      if (SKIPPED_COLLECTIONS.has(collection) || !items || typeof items !== 'object') continue;
-      for (const [id, value] of Object.entries(items)) await w.write({ collection, id, value } satisfies StoreLine);
+    // Through the Store, whichever back-end it is on (credentials and instance coordination are not listed).
+    for await (const e of (await src.store()).entries()) {
+      if (!SKIPPED_COLLECTIONS.has(e.collection)) await w.write(e satisfies StoreLine);
     }
   },
   async policies(src, w) {

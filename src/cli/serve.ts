@@ -246,7 +246,7 @@ async function startDigest(runtime: Runtime): Promise<{ stop(): void } | undefin
  */
 async function startBackup(runtime: Runtime): Promise<{ stop(): void } | undefined> {
   const log = await runtime.logger();
-  const [{ DailyJob }, { runBackup }, { parseKey }, { applyRetention, parseKeep }] = await Promise.all([
+  const [{ DailyJob }, { runBackup }, { parseKey }, { applyRetention, parseKeep, uncatalogue }] = await Promise.all([
     import('../jobs/scheduler.js'),
     import('../backup/writer.js'),
     import('../backup/format.js'),
@@ -285,6 +285,7 @@ async function startBackup(runtime: Runtime): Promise<{ stop(): void } | undefin
     run: async () => {
       const out = await runBackup(sources, { createdBy: 'wxops', key });
       const retention = applyRetention(runtime.dataDir, new Date(), keep);
+      await uncatalogue(await runtime.store(), retention.removed);
       const counts = Object.entries(out.manifest.entities)
         .map(([k, e]) => `${k} ${e.count}`)
         .join(', ');
