@@ -95,5 +95,19 @@ export class LowdbStore implements Store {
     }
   }
 
+  /** Stores all of `entries` in one write (`wxops db export` into an empty directory); how many. */
+  load(entries: AsyncIterable<StoreEntry>): Promise<number> {
+    return this.locks.run(WRITES, async () => {
+      const data = await this.fresh();
+      let n = 0;
+      for await (const e of entries) {
+        (data[e.collection] ??= {})[e.id] = e.value;
+        n++;
+      }
+      await this.db.write();
+      return n;
+    });
+  }
+
   async close(): Promise<void> {}
 }

@@ -1,72 +1,47 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { InputError } from '../core/errors.js';
 import { t } from '../core/i18n.js';
 import { FileAuditLog, PROBLEM_TEXT, type AuditLog } from '../audit/log.js';
+import { LowdbStore } from './lowdb-store.js';
 import type { PostgresStore } from './postgres-store.js';
-import { PRIVATE_COLLECTIONS } from './store.js';
+import type { Store, StoreEntry } from './store.js';
 
 /**
- * `wxops db export|import`: a single-machine data directory (lowdb's store.json and the audit log's JSON
- * Lines) into PostgreSQL and back. Values are moved as JSON text and audit lines byte for byte, so the
- * hash chain survives both ways and an exported directory is what was imported. Both refuse to overwrite
- * existing state: merging two histories would break the audit chain.
+ * `wxops db export|import`: a single-machine data directory (the embedded store and the audit log's JSON
+ * Lines) into PostgreSQL and back. Values are moved as JSON and audit lines byte for byte, so the hash
+ * chain survives both ways and an exported directory is what was imported. Both refuse to overwrite
+ * existing state: merging two histories would break the audit chain. Private collections (tokens,
+ * coordination between instances) are not moved — `Store.entries()` leaves them out.
  */
-type StoreData = Record<string, Record<string, unknown>>;
+async function hasEntries(store: Store): Promise<boolean> {
+  for await (const _ of store.entries()) return true;
+  return false;
+}
 
-const STORE_FILE = 'store.json';
-
-export function readStoreFile(dataDir: string): StoreData {
-  const file = join(dataDir, STORE_FILE);
-  if (!existsSync(file)) return {};
+/** The directory's entries, read whole before anything is written; an unreadable store.json is bad input. */
+async function readDirectoryStore(dir: string): Promise<StoreEntry[]> {
+  const out: StoreEntry[] = [];
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as StoreData;
+    for await (const e of new LowdbStore(dir).entries()) out.push(e);
   } catch {
-    throw new InputError('STORE_FILE_UNREADABLE', t('{file} 不是有效的 JSON，无法导入。', '{file} is not valid JSON; nothing was imported.', { file }));
+    throw new InputError('STORE_FILE_UNREADABLE', t('{dir} 里的 store.json 不是有效的 JSON，没有导入任何内容。', 'store.json in {dir} is not valid JSON; nothing was imported.', { dir }));
   }
-}
-
-/** Written the way lowdb writes it (indented JSON, renamed into place), so the embedded store reads it as its own. */
-export function writeStoreFile(dataDir: string, data: StoreData): void {
-  mkdirSync(dataDir, { recursive: true });
-  const file = join(dataDir, STORE_FILE);
-  writeFileSync(`${file}.tmp`, JSON.stringify(data, null, 2));
-  renameSync(`${file}.tmp`, file);
-}
-
-export function countEntries(data: StoreData): number {
-  return Object.values(data).reduce((n, c) => n + Object.keys(c).length, 0);
-}
-
-/** Every shareable entry in the database, by collection. Tokens and the like stay behind (PRIVATE_COLLECTIONS). */
-export async function readDatabaseStore(db: PostgresStore): Promise<StoreData> {
-  const out: StoreData = {};
-  for await (const e of db.entries()) (out[e.collection] ??= {})[e.id] = e.value;
   return out;
 }
 
-export async function databaseStoreCount(db: PostgresStore): Promise<number> {
-  const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM wxops_store WHERE NOT (collection = ANY($1))', [[...PRIVATE_COLLECTIONS]]);
-  return Number(r.rows[0]!.n);
-}
-
 /** Inserts every entry in one transaction (all or nothing), 500 rows per statement. */
-export async function writeDatabaseStore(db: PostgresStore, data: StoreData): Promise<number> {
-  const rows: [string, string, string][] = [];
-  for (const [collection, entries] of Object.entries(data)) {
-    if (PRIVATE_COLLECTIONS.has(collection)) continue;
-    for (const [id, value] of Object.entries(entries)) rows.push([collection, id, JSON.stringify(value)]);
-  }
+async function writeDatabaseStore(db: PostgresStore, entries: StoreEntry[]): Promise<number> {
   await db.transaction(async (c) => {
-    for (let i = 0; i < rows.length; i += 500) {
-      const batch = rows.slice(i, i + 500);
-      await c.query(
-        'INSERT INTO wxops_store (collection, id, value) SELECT * FROM unnest($1::text[], $2::text[], $3::json[])',
-        [batch.map((r) => r[0]), batch.map((r) => r[1]), batch.map((r) => r[2])],
-      );
+    for (let i = 0; i < entries.length; i += 500) {
+      const batch = entries.slice(i, i + 500);
+      await c.query('INSERT INTO wxops_store (collection, id, value) SELECT * FROM unnest($1::text[], $2::text[], $3::json[])', [
+        batch.map((e) => e.collection),
+        batch.map((e) => e.id),
+        batch.map((e) => JSON.stringify(e.value)),
+      ]);
     }
   });
-  return rows.length;
+  return entries.length;
 }
 
 export interface TransferReport {
@@ -77,14 +52,13 @@ export interface TransferReport {
 /** Database → data directory. The directory must not hold state already. */
 export async function exportToDirectory(db: PostgresStore, audit: AuditLog, dir: string): Promise<TransferReport> {
   const target = new FileAuditLog(dir);
-  if (countEntries(readStoreFile(dir)) > 0 || (await target.head()).seq > 0) {
+  const targetStore = new LowdbStore(dir);
+  if ((await hasEntries(targetStore)) || (await target.head()).seq > 0) {
     throw new InputError('TARGET_NOT_EMPTY', t('{dir} 已有状态或审计日志；请导出到一个空目录。', '{dir} already holds state or an audit log; export into an empty directory.', { dir }));
   }
-  const data = await readDatabaseStore(db);
   // The audit first: if its chain does not check out, no half export is left looking complete.
   const moved = await target.importLines(audit.lines());
-  writeStoreFile(dir, data);
-  return { entries: countEntries(data), audit: moved.count };
+  return { entries: await targetStore.load(db.entries()), audit: moved.count };
 }
 
 /**
@@ -93,11 +67,12 @@ export async function exportToDirectory(db: PostgresStore, audit: AuditLog, dir:
  * finds the same audit already there and carries on with the state.
  */
 export async function importFromDirectory(db: PostgresStore, audit: AuditLog, dir: string): Promise<TransferReport> {
+  if (!existsSync(dir)) throw new InputError('NO_DATA_DIR', t('没有目录 {dir}。', 'There is no directory {dir}.', { dir }));
   const source = new FileAuditLog(dir);
-  const data = readStoreFile(dir);
-  const [sourceHead, dbHead, dbEntries] = await Promise.all([source.head(), audit.head(), databaseStoreCount(db)]);
+  const data = await readDirectoryStore(dir);
+  const [sourceHead, dbHead, dbHasEntries] = await Promise.all([source.head(), audit.head(), hasEntries(db)]);
   const auditDone = dbHead.seq > 0 && dbHead.seq === sourceHead.seq && dbHead.hash === sourceHead.hash;
-  if (dbEntries > 0 || (dbHead.seq > 0 && !auditDone)) {
+  if (dbHasEntries || (dbHead.seq > 0 && !auditDone)) {
     throw new InputError('DATABASE_NOT_EMPTY', t('数据库里已有 wxops 的状态或审计日志；只能导入到空数据库（两份历史无法合并成一条审计链）。', 'The database already holds wxops state or an audit log; import only into an empty database (two histories cannot be merged into one audit chain).'));
   }
   const verified = await source.verify();
