@@ -2,7 +2,8 @@ import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { INSTANCES, policyVersion, type InstanceRecord } from '../src/cli/serve.js';
+import { INSTANCES, type InstanceRecord } from '../src/cli/serve.js';
+import { policyVersion } from '../src/policy/cache.js';
 import { testDatabase } from './support/postgres.js';
 import { REPO } from './support/sandbox.js';
 import { startServe, type TestServe } from './support/serve.js';

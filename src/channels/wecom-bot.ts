@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorText } from '../core/errors.js';
 import { CallbackDedupe, CallbackRejected, CallbackVerifier, readLimited, sendReply } from '../platform/callback/index.js';
 import type { Logger } from '../platform/redact.js';
+import { PeriodicPurge } from '../store/purge.js';
 import type { Store } from '../store/store.js';
 import type { ChatGateway } from './chat.js';
 import { MARKDOWN_BYTES } from './webhook.js';
@@ -41,7 +43,6 @@ interface StreamState extends StoredStream {
 }
 
 export const BOT_STREAMS = 'bot-streams';
-const PURGE_EVERY_MS = 60_000;
 const POLL_MS = 100;
 
 export interface WecomBotOptions {
@@ -58,7 +59,7 @@ export class WecomBot {
   private readonly streams = new Map<string, StreamState>();
   private readonly dedupe: CallbackDedupe;
   private readonly shared?: Store;
-  private lastPurge = 0;
+  private readonly purge = new PeriodicPurge<StoredStream>(BOT_STREAMS, (s, now) => now - s.createdAt > STREAM_TTL_MS);
 
   constructor(private readonly opts: WecomBotOptions) {
     this.shared = opts.store?.kind === 'postgres' ? opts.store : undefined;
@@ -195,12 +196,7 @@ export class WecomBot {
   private expire(): void {
     const now = Date.now();
     for (const [id, s] of this.streams) if (now - s.createdAt > STREAM_TTL_MS) this.streams.delete(id);
-    const store = this.shared;
-    if (!store || now - this.lastPurge < PURGE_EVERY_MS) return;
-    this.lastPurge = now;
-    void (async () => {
-      for (const s of await store.list<StoredStream>(BOT_STREAMS)) if (s?.id && now - s.createdAt > STREAM_TTL_MS) await store.delete(BOT_STREAMS, s.id);
-    })().catch((err) => this.opts.logger.warn({ error: errorText(err) }, 'old bot streams not purged'));
+    if (this.shared) this.purge.maybe(this.shared, now, this.opts.logger);
   }
 }
 
@@ -208,9 +204,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function errorText(err: unknown): string {
-  return (err as { text?: { en: string } }).text?.en ?? (err as Error).message;
-}
 
 function stream(s: StoredStream): Record<string, unknown> {
   return { msgtype: 'stream', stream: { id: s.id, finish: s.finished, content: s.content } };

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { errorText } from '../core/errors.js';
 import { Runtime } from '../core/runtime.js';
+import { policyVersion } from '../policy/cache.js';
 import type { Notifier } from '../approval/service.js';
 import type { Logger } from '../platform/redact.js';
 
@@ -259,7 +258,7 @@ async function startBackup(runtime: Runtime): Promise<{ stop(): void } | undefin
     keep = parseKeep(runtime.env.WXOPS_BACKUP_KEEP);
   } catch (err) {
     // A bad key or rule is a configuration error: say so loudly, never back up unencrypted instead.
-    log.error({ error: (err as { text?: { en: string } }).text?.en ?? String(err) }, 'nightly backup not scheduled');
+    log.error({ error: errorText(err) }, 'nightly backup not scheduled');
     const robot = (await runtime.platform()).robot;
     await robot?.markdown(`⚠️ ${(err as { text?: { zh: string; en: string } }).text?.[runtime.lang] ?? String(err)}`).catch(() => undefined);
     return undefined;
@@ -395,7 +394,7 @@ export async function watchPolicy(runtime: Runtime, onReload?: () => Promise<voi
           at: new Date().toISOString(),
         });
       } catch (e) {
-        log.warn({ error: (e as { text?: { en: string } }).text?.en ?? (e as Error).message }, 'policy rejection not stored for the super admins');
+        log.warn({ error: errorText(e) }, 'policy rejection not stored for the super admins');
       }
     }
   };
@@ -422,17 +421,6 @@ export interface InstanceRecord {
   seen_at: string;
 }
 
-/** The version of the policy in `dir`: SHA-256 over each file's name and bytes, in name order. */
-export function policyVersion(dir: string): string {
-  const h = createHash('sha256');
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (!statSync(path).isFile()) continue;
-    h.update(`${name}\0`).update(readFileSync(path)).update('\0');
-  }
-  return h.digest('hex');
-}
-
 let servers = 0;
 
 /**
@@ -456,7 +444,7 @@ async function trackPolicyVersion(runtime: Runtime): Promise<{ instance: string;
       await store.put<InstanceRecord>(INSTANCES, instance, mine);
       checkOthers(await store.list<InstanceRecord>(INSTANCES), log);
     } catch (err) {
-      log.warn({ error: (err as { text?: { en: string } }).text?.en ?? (err as Error).message }, 'policy version not recorded in the store');
+      log.warn({ error: errorText(err) }, 'policy version not recorded in the store');
     }
   };
   const checkOthers = (all: InstanceRecord[], logger: Logger) => {

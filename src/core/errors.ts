@@ -93,3 +93,8 @@ export class ApprovalPending extends WxopsError {
     this.name = 'ApprovalPending';
   }
 }
+
+/** The English sentence of a WxopsError, else the message: what the operator's log records for a failure. */
+export function errorText(err: unknown): string {
+  return (err as { text?: { en: string } }).text?.en ?? (err as Error)?.message ?? String(err);
+}

@@ -1,4 +1,5 @@
 import { Cron } from 'croner';
+import { errorText } from '../core/errors.js';
 import type { Logger } from '../platform/redact.js';
 import type { Store } from '../store/store.js';
 
@@ -127,7 +128,7 @@ export class DailyJob {
         await this.opts.run(date, lost);
       } catch (err) {
         if (lost.aborted) return this.lost(date);
-        const message = (err as { text?: { en: string } }).text?.en ?? (err as Error).message;
+        const message = errorText(err);
         this.opts.logger.warn({ job: this.opts.name, date, attempts, error: message }, 'daily job failed');
         const final = i === delays.length;
         await this.save({ job: this.opts.name, date, status: 'failed', attempts, error: message, ...(final ? { final } : {}), at: new Date().toISOString() });
@@ -204,9 +205,6 @@ export class DailyJob {
   }
 }
 
-function errorText(err: unknown): string {
-  return (err as { text?: { en: string } }).text?.en ?? (err as Error).message;
-}
 
 /** Waits `ms`, or less if `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

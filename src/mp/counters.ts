@@ -1,3 +1,4 @@
+import { errorText } from '../core/errors.js';
 import { chinaDate } from '../core/dates.js';
 import type { Logger } from '../platform/redact.js';
 import type { Store } from '../store/store.js';
@@ -69,7 +70,7 @@ export class EventCounters {
         await this.store.update<DayCounts>(COUNTS_COLLECTION, date, (cur) => addEvents(cur ? structuredClone(cur) : { date, clicks: {}, subscribe: 0, unsubscribe: 0 }, events));
       } catch (err) {
         const kept = this.pending.length < MAX_KEPT;
-        this.logger?.warn({ date, events: events.length, kept, error: (err as { text?: { en: string } }).text?.en ?? (err as Error).message }, 'mp counters not written');
+        this.logger?.warn({ date, events: events.length, kept, error: errorText(err) }, 'mp counters not written');
         if (kept) {
           this.pending.unshift(...events);
           clearTimeout(this.timer);

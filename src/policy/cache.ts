@@ -33,12 +33,19 @@ export async function loadPolicySetCached(dir: string, knownActions: string[] | 
 }
 
 function stampOf(dir: string, knownActions: string[] | undefined): string {
-  const h = createHash('sha256').update(dir).update('\0').update((knownActions ?? []).join(','));
-  // The files' bytes, not their times: an edit saved twice within a clock tick still counts.
+  return createHash('sha256').update(dir).update('\0').update((knownActions ?? []).join(',')).update('\0').update(policyVersion(dir)).digest('hex');
+}
+
+/**
+ * The version of the policy in `dir`: SHA-256 over each file's name and bytes, in name order — the bytes,
+ * not the times, so an edit saved twice within a clock tick still counts. `serve` records it per instance.
+ */
+export function policyVersion(dir: string): string {
+  const h = createHash('sha256');
   for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name);
     if (!statSync(path).isFile()) continue;
-    h.update(`\0${name}\0`).update(readFileSync(path));
+    h.update(`${name}\0`).update(readFileSync(path)).update('\0');
   }
   return h.digest('hex');
 }

@@ -1,4 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { errorText } from '../../core/errors.js';
+import { PeriodicPurge } from '../../store/purge.js';
 import type { Store } from '../../store/store.js';
 import type { Logger } from '../redact.js';
 
@@ -42,7 +44,6 @@ export interface DedupeOptions {
 }
 
 export const DEDUPE_COLLECTION = 'callback-dedupe';
-const PURGE_EVERY_MS = 60_000;
 
 /** A key as the store keeps it: who works on it (claim), since when, and the reply once done. */
 interface SharedEntry {
@@ -63,7 +64,7 @@ export class CallbackDedupe {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
-  private lastPurge = 0;
+  private readonly purge = new PeriodicPurge<SharedEntry>(DEDUPE_COLLECTION, (e, now) => now - e.at >= this.ttlMs);
 
   constructor(private readonly opts: DedupeOptions = {}) {
     this.ttlMs = opts.ttlMs ?? 5 * 60_000;
@@ -101,7 +102,7 @@ export class CallbackDedupe {
   private async viaStore(store: Store, key: string, work: () => Promise<string>): Promise<{ reply: string; settled: boolean }> {
     const id = createHash('sha256').update(`${this.opts.namespace ?? ''}\u0000${key}`).digest('hex');
     const deadline = this.now() + (this.opts.waitMs ?? 4_500);
-    this.purgeNowAndThen(store);
+    this.purge.maybe(store, this.now(), this.opts.logger);
     for (;;) {
       let claim: string | undefined;
       try {
@@ -163,18 +164,6 @@ export class CallbackDedupe {
     return this.now() - e.at >= this.ttlMs;
   }
 
-  /** Old keys are removed now and then (at most once a minute per instance), in the background. */
-  private purgeNowAndThen(store: Store): void {
-    const now = this.now();
-    if (now - this.lastPurge < PURGE_EVERY_MS) return;
-    this.lastPurge = now;
-    void (async () => {
-      for (const e of await store.list<SharedEntry>(DEDUPE_COLLECTION)) {
-        if (e?.id && this.stale(e)) await store.update<SharedEntry>(DEDUPE_COLLECTION, e.id, (cur) => (cur && !this.stale(cur) ? cur : undefined));
-      }
-    })().catch((err) => this.opts.logger?.warn({ error: errorText(err) }, 'callback de-duplication keys not purged'));
-  }
-
   has(key: string): boolean {
     const hit = this.entries.get(key);
     return hit !== undefined && this.now() - hit.at < this.ttlMs;
@@ -210,9 +199,6 @@ function start<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-function errorText(err: unknown): string {
-  return (err as { text?: { en: string } }).text?.en ?? (err as Error).message;
-}
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
