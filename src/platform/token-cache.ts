@@ -142,8 +142,8 @@ export const TOKENS_COLLECTION = 'tokens';
 export function storeTokens(store: () => Promise<import('../store/store.js').Store>): SharedTokens {
   return {
     get: async (key) => (await store()).get<Cached>(TOKENS_COLLECTION, key),
-    // Through `update`, like `invalidate`: the two never interleave on one key.
-    put: async (key, token) => void (await (await store()).update<Cached>(TOKENS_COLLECTION, key, () => token)),
+    // Every store write takes the key's lock, so a put never lands inside `invalidate`'s update.
+    put: async (key, token) => (await store()).put<Cached>(TOKENS_COLLECTION, key, token),
     invalidate: async (key, token) => {
       const s = await store();
       if ((await s.get<Cached>(TOKENS_COLLECTION, key))?.token !== token) return;
