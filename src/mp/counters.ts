@@ -48,7 +48,7 @@ export class EventCounters {
     // One writer at a time here; across instances each day's update is atomic.
     this.writing = this.writing
       .then(() => (batch.length ? this.write(batch) : undefined))
-      .catch((err: Error) => this.logger?.error({ error: err.message }, 'mp counters not written'));
+      .catch((err) => this.logger?.error({ error: errorText(err) }, 'mp counters not written'));
     return this.writing;
   }
 
@@ -64,7 +64,11 @@ export class EventCounters {
    */
   private async write(batch: Pending[]): Promise<void> {
     const byDay = new Map<string, Pending[]>();
-    for (const p of batch) byDay.set(p.date, [...(byDay.get(p.date) ?? []), p]);
+    for (const p of batch) {
+      const day = byDay.get(p.date);
+      if (day) day.push(p);
+      else byDay.set(p.date, [p]);
+    }
     for (const [date, events] of byDay) {
       try {
         await this.store.update<DayCounts>(COUNTS_COLLECTION, date, (cur) => addEvents(cur ? structuredClone(cur) : { date, clicks: {}, subscribe: 0, unsubscribe: 0 }, events));
