@@ -176,10 +176,16 @@ export class Simulator {
     if (running >= limit) return json(res, 200, errorBody(new ApiError(45033), platform));
     this.inflight.set(key, running + 1);
     try {
+      // The latency is how long the platform takes to answer, its own work included: the answer is worked
+      // out on arrival and sent when the time is up. (Working it out after the wait would add this
+      // process's CPU time, queued behind every other call in flight, to each call's latency.)
       const latency = this.baseLatencyMs + (this.faults.config.latency_ms ?? 0);
-      if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+      const due = performance.now() + latency;
       const [status, body] = await this.answer(req, url, api, raw, platform, key);
-      json(res, status, body);
+      const bytes = encode(body);
+      const left = due - performance.now();
+      if (left >= 1) await new Promise((r) => setTimeout(r, left));
+      send(res, status, bytes);
     } finally {
       this.inflight.set(key, (this.inflight.get(key) ?? 1) - 1);
     }
@@ -281,8 +287,15 @@ function jsonBody(raw: Buffer): any {
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
-  // Encoded once: a batch page is 40 KB, and measuring the string would walk it a second time.
-  const bytes = Buffer.from(JSON.stringify(body));
+  send(res, status, encode(body));
+}
+
+/** Encoded once: a batch page is 40 KB, and measuring the string would walk it a second time. */
+function encode(body: unknown): Buffer {
+  return Buffer.from(JSON.stringify(body));
+}
+
+function send(res: ServerResponse, status: number, bytes: Buffer): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': bytes.length });
   res.end(bytes);
 }
