@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { createGzip, type Gzip } from 'node:zlib';
 import { RuntimeFailure, WxopsError } from '../core/errors.js';
 import { t, type Text } from '../core/i18n.js';
@@ -37,7 +38,8 @@ import {
 } from './format.js';
 
 /** Lines are handed to gzip in chunks this size (one zlib call each, not one per line). */
-const CHUNK_BYTES = 64 * 1024;
+const CHUNK_BYTES = 256 * 1024;
+const SPARE_CHUNKS = 4;
 
 /** Store collections that are caches rebuilt from the platform, or the catalogue of backups itself: not backed up. */
 export const SKIPPED_COLLECTIONS = new Set(['behavior-cache', CATALOGUE]);
@@ -87,8 +89,10 @@ export class EntityWriter {
   private readonly hash = createHash('sha256');
   private bytes = 0;
   /** Lines are encoded straight into this buffer: joining strings and encoding the result cost more than the JSON itself. */
-  private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  private chunk: Buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  private readonly spare: Buffer[] = [];
   private used = 0;
+  private flushes = 0;
 
   constructor(
     private readonly dir: string,
@@ -96,7 +100,7 @@ export class EntityWriter {
     private readonly key?: Buffer,
   ) {
     // Level 3: nearly level 6's size on JSON Lines at a third of the CPU.
-    this.gzip = createGzip({ level: 3 });
+    this.gzip = createGzip({ level: 3, chunkSize: 64 * 1024 });
     const file = createWriteStream(join(dir, entityFile(name, !!key)));
     const measure = new Transform({
       transform: (chunk: Buffer, _enc, cb) => {
@@ -120,21 +124,40 @@ export class EntityWriter {
   /** Buffers the line (for synchronous callbacks); handed to gzip in chunks of 64 KB. */
   push(value: unknown): void {
     const line = JSON.stringify(value);
-    this.count++;
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const most = 3 * line.length + 1;
+    this.room(3 * line.length + 1);
+    this.used += this.chunk.write(line, this.used);
+    this.end();
+  }
+
+  /** Like `push`, for a value that is already JSON on one line (as the platform sent it). */
+  pushRaw(json: Buffer): void {
+    this.room(json.length + 1);
+    this.used += json.copy(this.chunk, this.used);
+    this.end();
+  }
+
+  private room(most: number): void {
     if (this.used + most > this.chunk.length) {
       this.flush();
       if (most > this.chunk.length) this.chunk = Buffer.allocUnsafe(most);
     }
-    this.used += this.chunk.write(line, this.used);
-    this.chunk[this.used++] = 0x0a;
   }
 
-  /** Writes the line, waiting while the stream is full. */
+  private end(): void {
+    this.chunk[this.used++] = 0x0a;
+    this.count++;
+  }
+
+  /**
+   * Writes the line, waiting while the stream is full. Every 64 KB it also lets the event loop in: a
+   * 10,000-member answer written line by line would otherwise hold up every request in flight meanwhile.
+   */
   async write(value: unknown): Promise<void> {
+    const flushed = this.flushes;
     this.push(value);
     await this.drain();
+    if (this.flushes !== flushed) await yieldToEventLoop();
   }
 
   /** Waits until whatever was pushed has been taken by the stream. */
@@ -144,9 +167,15 @@ export class EntityWriter {
 
   private flush(): void {
     if (!this.used) return;
+    this.flushes++;
     this.rawBytes += this.used;
-    this.gzip.write(this.chunk.subarray(0, this.used));
-    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    // A chunk comes back once gzip has consumed it: a backup reuses a handful of buffers instead of
+    // allocating one per 64 KB, which left tens of MB waiting for the collector.
+    const full = this.chunk;
+    this.gzip.write(full.subarray(0, this.used), () => {
+      if (full.length === CHUNK_BYTES && this.spare.length < SPARE_CHUNKS) this.spare.push(full);
+    });
+    this.chunk = this.spare.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES);
     this.used = 0;
   }
 
@@ -364,8 +393,10 @@ const WRITERS: Record<EntityName, EntityWriterFn> = {
     const api = await src.customers();
     const owners = await api.followUsers();
     // Pages arrive from parallel cursor chains; each row is one (customer, owner) relation, written as it is.
-    await api.forEachPage(owners, (rows) => {
-      for (const row of rows) w.push(row);
+    // Each relation is written as the bytes the platform sent: parsing 40 KB pages only to serialise them
+    // again was the backup's largest cost.
+    await api.forEachRawPage(owners, (rows) => {
+      for (const row of rows) w.pushRaw(row);
     });
     await w.drain();
   },

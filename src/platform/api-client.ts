@@ -62,6 +62,8 @@ export interface CallOptions<K extends string> {
   /** Safe to send twice. Default: GETs that only read, and POST reads (see retry.ts). */
   idempotent?: boolean;
   signal?: AbortSignal;
+  /** A top-level array of the answer whose elements are wanted as bytes, unparsed (http.ts). */
+  rawArray?: string;
 }
 
 /** How one platform fetches a token: the request, and its errors explained. */
@@ -161,6 +163,7 @@ export abstract class ApiClient<K extends string> {
           form: opts.form,
           timeouts: this.timeouts,
           signal: opts.signal,
+          rawArray: opts.rawArray,
         });
       } catch (err) {
         if (!(err instanceof TransportError)) throw err;

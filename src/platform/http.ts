@@ -1,4 +1,5 @@
 import type { Agent as UndiciAgent, Dispatcher, FormData } from 'undici';
+import { splitArrayField, type SplitAnswer } from './raw-array.js';
 import { Agent, request } from './undici-slim.js';
 
 /**
@@ -38,6 +39,11 @@ export interface HttpRequest {
   form?: FormData;
   timeouts: HttpTimeouts;
   signal?: AbortSignal;
+  /**
+   * A top-level array of the answer to leave unparsed: its elements come back as one Buffer each (see
+   * raw-array.ts). An answer without it (an error) is parsed whole as usual.
+   */
+  rawArray?: string;
 }
 
 /**
@@ -123,8 +129,18 @@ async function exchange(dispatcher: Dispatcher, req: HttpRequest, deadline: Abor
     throw classify(err, deadline);
   }
   let text: string;
+  let raw: SplitAnswer | undefined;
   try {
-    text = await res.body.text();
+    if (req.rawArray) {
+      // The chunks as read (an answer in one chunk is not copied): less memory waiting for the collector.
+      const chunks: Buffer[] = [];
+      for await (const chunk of res.body) chunks.push(chunk as Buffer);
+      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      raw = splitArrayField(bytes, req.rawArray);
+      text = (raw?.envelope ?? bytes).toString('utf8');
+    } else {
+      text = await res.body.text();
+    }
   } catch (err) {
     if (req.signal?.aborted) throw req.signal.reason ?? err;
     const e = classify(err, deadline);
@@ -140,6 +156,7 @@ async function exchange(dispatcher: Dispatcher, req: HttpRequest, deadline: Abor
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new TransportError('bad-response', `HTTP ${res.statusCode}, JSON but not an object`, res.statusCode);
   }
+  if (raw) (body as Record<string, unknown>)[req.rawArray!] = raw.items;
   // Errors are read from errcode, never from the status; but a non-2xx answer without an errcode is not a
   // platform answer at all (a gateway in between), so it must not pass for success.
   if (res.statusCode >= 400 && typeof (body as { errcode?: unknown }).errcode !== 'number') {

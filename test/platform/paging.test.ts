@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PlatformError } from '../../src/core/errors.js';
 import { pages, paginate } from '../../src/platform/paginate.js';
 import { ContactsApi } from '../../src/platform/wecom/contacts.js';
+import { CustomerApi, type BatchRow } from '../../src/platform/wecom/customers.js';
 import { startPlatformSim, type PlatformSim } from './helpers.js';
 
 let p: PlatformSim;
@@ -59,5 +60,21 @@ describe('paginate', () => {
     let n = 0;
     for await (const page of pages(async () => ({ items: [n, n], next: next[n++] }))) seen.push(page);
     expect(seen).toEqual([[0, 0], [1, 1], [2, 2]]);
+  });
+});
+
+describe('customer pages as the platform sent them', () => {
+  it('hands every relation over as its own bytes, the same relations as the parsed pages', async () => {
+    const api = new CustomerApi(p.client());
+    const owners = await api.followUsers();
+    const parsed: BatchRow[] = [];
+    await api.forEachPage(owners, (rows) => parsed.push(...rows));
+    const raw: Buffer[] = [];
+    await api.forEachRawPage(owners, (rows) => raw.push(...rows));
+    expect(parsed.length).toBeGreaterThan(0);
+    expect(raw.every((b) => Buffer.isBuffer(b) && !b.includes(0x0a))).toBe(true);
+    const key = (r: BatchRow) => `${r.external_contact.external_userid}/${r.follow_info.userid}`;
+    const byKey = (rows: BatchRow[]) => new Map(rows.map((r) => [key(r), r]));
+    expect(byKey(raw.map((b) => JSON.parse(b.toString('utf8')) as BatchRow))).toEqual(byKey(parsed));
   });
 });

@@ -114,19 +114,32 @@ export class CustomerApi {
    * a call returns, another worker's request is already waiting for its slot. Pages are handed to
    * `onPage` as they arrive so a caller can stream instead of holding everything.
    */
-  async forEachPage(userids: string[], onPage: (rows: BatchRow[]) => void, opts: { chains?: number } = {}): Promise<void> {
+  forEachPage(userids: string[], onPage: (rows: BatchRow[]) => void, opts: { chains?: number } = {}): Promise<void> {
+    return this.batchPages<BatchRow>(userids, onPage, opts);
+  }
+
+  /**
+   * The same pages with each relation as the bytes the platform sent (one JSON object, on one line),
+   * unparsed: for writing them out as they are (backups).
+   */
+  forEachRawPage(userids: string[], onPage: (rows: Buffer[]) => void, opts: { chains?: number } = {}): Promise<void> {
+    return this.batchPages<Buffer>(userids, onPage, { ...opts, raw: true });
+  }
+
+  private async batchPages<R>(userids: string[], onPage: (rows: R[]) => void, opts: { chains?: number; raw?: boolean }): Promise<void> {
     const api = 'externalcontact/batch/get_by_user';
     const chains = Math.max(1, Math.min(opts.chains ?? this.client.concurrencyFor(api), userids.length));
     const groups: string[][] = Array.from({ length: chains }, () => []);
     userids.forEach((u, i) => groups[i % chains]!.push(u));
     // A chain carries at most 100 members per call; more members than chains × 100 means longer chains.
     const queue = groups.flatMap((g) => Array.from({ length: Math.ceil(g.length / BATCH_USERS) }, (_, k) => g.slice(k * BATCH_USERS, (k + 1) * BATCH_USERS)));
+    const rawArray = opts.raw ? 'external_contact_list' : undefined;
     const worker = async (): Promise<void> => {
       for (let group = queue.shift(); group; group = queue.shift()) {
         const list = group;
-        for await (const rows of pages<BatchRow>(
+        for await (const rows of pages<R>(
           async (cursor) => {
-            const r = await this.post(api, { userid_list: list, cursor: cursor ?? '', limit: BATCH_LIMIT });
+            const r = await this.client.call(api, { secret: 'customer', method: 'POST', body: { userid_list: list, cursor: cursor ?? '', limit: BATCH_LIMIT }, rawArray });
             return { items: r.external_contact_list ?? [], next: r.next_cursor };
           },
           { api },
