@@ -68,8 +68,11 @@ export async function benchRestore(runner: string): Promise<void> {
     const s1 = await stats();
 
     // The restore as an operator runs it: asked by one super admin, approved (and run) by the other.
+    // Approving runs the command again from the start: the live state is compared afresh, and the run is
+    // refused if the plan came out different from the one approved. Both commands' calls are in the bound.
     const t2 = performance.now();
     let o = await zhangwei.execute(`backup restore ${id}`);
+    const tRequest = performance.now() - t2;
     if (!o.ok && o.error?.code === 'APPROVAL_PENDING') o = await sunli.execute(`approval approve ${(o.error.details as { request_id: string }).request_id}`);
     const tRestore = performance.now() - t2;
     const s2 = await stats();
@@ -80,14 +83,18 @@ export async function benchRestore(runner: string): Promise<void> {
     const client = new WecomClient(loadPlatformConfig(env));
     const cap = (api: string) => client.concurrencyFor(api);
     const diff = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.keys(b).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]).filter(([, n]) => (n as number) > 0)) as Record<string, number>;
+    const isWrite = new Set(WRITE_WAVES.flat());
+    const readBound = (calls: Record<string, number>) => Object.entries(calls).filter(([api]) => api !== 'gettoken' && !isWrite.has(api)).reduce((ms, [api, n]) => ms + (n * LATENCY_MS) / cap(api), 0);
+    const readCount = (calls: Record<string, number>) => Object.entries(calls).filter(([api]) => api !== 'gettoken' && !isWrite.has(api)).reduce((s, [, n]) => s + n, 0);
     const reads = diff(s0, s1);
     const all = diff(s1, s2);
     const writes = Object.fromEntries(WRITE_WAVES.flat().filter((api) => all[api]).map((api) => [api, all[api]!]));
-    const sumReads = Object.entries(reads).filter(([api]) => api !== 'gettoken').reduce((ms, [api, n]) => ms + (n * LATENCY_MS) / cap(api), 0);
+    const sumReads = readBound(reads);
+    const restoreReads = readBound(all);
     const sumWrites = WRITE_WAVES.reduce((ms, wave) => ms + Math.max(0, ...wave.map((api) => ((writes[api] ?? 0) * LATENCY_MS) / cap(api))), 0);
     const writeCalls = Object.values(writes).reduce((s, n) => s + n, 0);
-    const readCalls = Object.entries(reads).filter(([api]) => api !== 'gettoken').reduce((s, [, n]) => s + n, 0);
-    const bound = sumReads + sumWrites;
+    const readCalls = readCount(reads);
+    const bound = restoreReads + sumWrites;
     await client.close();
 
     line('backup run (contacts, customers)', `${fmtMs(tBackup)}  (backup ${id})`);
@@ -96,8 +103,10 @@ export async function benchRestore(runner: string): Promise<void> {
     line('compare only (--dry-run): reads', `${readCalls} calls: ${Object.entries(reads).filter(([a]) => a !== 'gettoken').map(([a, n]) => `${a} ${n}`).join(', ')}`);
     line('compare wall vs its bound (reads ÷ cap)', `${fmtMs(tCompare)} vs ${fmtMs(sumReads)}  → ${(tCompare / sumReads).toFixed(2)}×`);
     line('restore writes', `${writeCalls} calls: ${Object.entries(writes).map(([a, n]) => `${a} ${n} (cap ${cap(a)})`).join(', ')}`);
-    line('lower bound (reads + writes, per-API caps)', `${fmtMs(bound)} = reads ${fmtMs(sumReads)} + writes ${fmtMs(sumWrites)} (waves in order; APIs of a wave side by side)`);
-    line('wxops restore wall time (compare + calls)', `${fmtMs(tRestore)}  → ${(tRestore / bound).toFixed(2)}× the lower bound`, '≤ 1.3×', tRestore / bound <= 1.3);
+    line('lower bound (reads + writes, per-API caps)', `${fmtMs(bound)} = reads ${fmtMs(restoreReads)} (${readCount(all)} calls: the request's compare and the approved run's) + writes ${fmtMs(sumWrites)} (waves in order; APIs of a wave side by side)`);
+    line('request (compare, approval asked)', `${fmtMs(tRequest)}`);
+    line('approved run (compare again + calls)', `${fmtMs(tRestore - tRequest)}`);
+    line('wxops restore wall time (request + approved run)', `${fmtMs(tRestore)}  → ${(tRestore / bound).toFixed(2)}× the lower bound`, '≤ 1.3×', tRestore / bound <= 1.3);
     line('restored items', `created ${report.created}, updated ${report.updated}, failed ${report.failed}; re-run: ${again.ok ? 'plan not empty' : again.error?.code}`);
   } finally {
     await runtime?.close();

@@ -6,7 +6,7 @@ import { RuntimeFailure } from '../../src/core/errors.js';
 import { formatTime, t } from '../../src/core/i18n.js';
 import { canonicalJson } from '../../src/core/plan.js';
 import { message, type View } from '../../src/core/result.js';
-import { CATALOGUE, findBackup, keyFor, listBackups, type CatalogueEntry, parseKey, PARTS, readEntity, verifyBackup, KEY_ENV, type Part, type TagLine, type VerifyResult } from '../../src/backup/format.js';
+import { CATALOGUE, findBackup, keyFor, listBackups, type CatalogueEntry, parseKey, PARTS, readEntity, readEntityBatches, verifyBackup, KEY_ENV, type Part, type TagLine, type VerifyResult } from '../../src/backup/format.js';
 import { applyRetention, parseKeep, uncatalogue } from '../../src/backup/retention.js';
 import { entitiesOf, runBackup } from '../../src/backup/writer.js';
 import type { BatchRow, CorpTagGroup, FollowInfo } from '../../src/platform/wecom/customers.js';
@@ -336,7 +336,7 @@ export const backupDiff = defineCommand({
       const api = await ctx.customers();
       // Backed-up relations compactly by (customer, owner); the live ones are compared page by page.
       const before = new Map<string, string>();
-      for await (const row of readEntity<BatchRow>(b.dir, 'customers', key)) before.set(`${row.external_contact.external_userid}/${row.follow_info.userid}`, relationState(row.follow_info));
+      for await (const rows of readEntityBatches<BatchRow>(b.dir, 'customers', key)) for (const row of rows) before.set(`${row.external_contact.external_userid}/${row.follow_info.userid}`, relationState(row.follow_info));
       const d = emptyDiff<{ key: string; fields: Record<string, FieldChange> }>();
       const seen = new Set<string>();
       await api.forEachPage(await api.followUsers(), (rows) => {

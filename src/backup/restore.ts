@@ -10,7 +10,7 @@ import { diffMenus } from '../mp/menu.js';
 import type { Menu, MenuButton, MpTag } from '../platform/mp/types.js';
 import type { BatchRow, CorpTagGroup } from '../platform/wecom/customers.js';
 import type { Department, User } from '../platform/wecom/types.js';
-import { KEY_ENV, PARTS, parseKey, readEntity, type Manifest, type MpFollowerLine, type Part, type PolicyLine, type StoreLine, type TagLine } from './format.js';
+import { KEY_ENV, PARTS, parseKey, readEntity, readEntityBatches, type Manifest, type MpFollowerLine, type Part, type PolicyLine, type StoreLine, type TagLine } from './format.js';
 
 /**
  * `backup restore`: compares a backup with the live platform and plans the calls that bring the live
@@ -151,7 +151,9 @@ export async function analyseRestore(ctx: CommandContext, backupDir: string, man
     notRestorable: [],
     warnings: [],
   };
-  const read = <T>(entity: string) => readEntity<T>(backupDir, entity, opts.key);
+  const read: Reader = Object.assign(<T>(entity: string) => readEntity<T>(backupDir, entity, opts.key), {
+    batches: <T>(entity: string) => readEntityBatches<T>(backupDir, entity, opts.key),
+  });
   const phases = parts.length;
   let phase = 0;
   const progress = (label: Text) => ctx.progress({ done: phase++, total: phases, label });
@@ -180,7 +182,8 @@ export async function analyseRestore(ctx: CommandContext, backupDir: string, man
   return a;
 }
 
-type Reader = <T>(entity: string) => AsyncGenerator<T>;
+/** An entity's lines one by one, or (for the large ones) in batches. */
+type Reader = { <T>(entity: string): AsyncGenerator<T>; batches<T>(entity: string): AsyncGenerator<T[]> };
 
 async function analyseContacts(ctx: CommandContext, read: Reader, b: Builder, a: RestoreAnalysis): Promise<Set<string>> {
   const contacts = await ctx.contacts();
@@ -415,13 +418,15 @@ async function analyseCustomers(ctx: CommandContext, read: Reader, b: Builder, a
 
   const shared = new Map<string, string>();
   const once = (v: string) => shared.get(v) ?? (shared.set(v, v), v);
-  for await (const row of read<BatchRow>('customers')) {
-    const f = row.follow_info;
-    const tags = (f.tags ? f.tags.map((x) => x.tag_id) : (f.tag_id ?? [])).map(mapTag).filter((x): x is string => !!x);
-    const rel: BackupRelation = { t: tags.map(once), n: row.external_contact.name };
-    if (f.remark) rel.r = f.remark;
-    if (f.description) rel.d = f.description;
-    relations.set(`${row.external_contact.external_userid}\u0000${lc(f.userid)}`, rel);
+  for await (const rows of read.batches<BatchRow>('customers')) {
+    for (const row of rows) {
+      const f = row.follow_info;
+      const tags = (f.tags ? f.tags.map((x) => x.tag_id) : (f.tag_id ?? [])).map(mapTag).filter((x): x is string => !!x);
+      const rel: BackupRelation = { t: tags.map(once), n: row.external_contact.name };
+      if (f.remark) rel.r = f.remark;
+      if (f.description) rel.d = f.description;
+      relations.set(`${row.external_contact.external_userid}\u0000${lc(f.userid)}`, rel);
+    }
   }
   backupRead = true;
   for (const l of early) compare(l);
