@@ -40,5 +40,7 @@ describe('splitArrayField', () => {
     expect(split('{"list":[{"a":"unterminated}]}')).toBeUndefined();
     expect(split('{"list":[{"a":1}')).toBeUndefined();
     expect(split('{"list":[{"a":\n1,,}]}')).toBeUndefined();
+    // A raw newline inside a string is not JSON (and would split a line of JSON Lines in two).
+    expect(split('{"list":[{"a":"x\ny"}]}')).toBeUndefined();
   });
 });
