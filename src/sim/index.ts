@@ -53,6 +53,7 @@ export interface SimulatorHandle {
 export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorHandle> {
   const credentials = DEMO_CREDENTIALS;
   const sim = new Simulator(credentials, opts.dataDir, opts.latencyMs ?? 0, { scale: opts.scale });
+  sim.customers.warm();
   const host = opts.host ?? '127.0.0.1';
   const address = await sim.listen(opts.port ?? 0, host);
   const baseUrl = `http://${host}:${address.port}`;

@@ -112,8 +112,26 @@ function apply(u: SimUser, b: Record<string, any>): void {
 }
 
 export function publicUser(u: SimUser): Record<string, unknown> {
-  const { created_at: _c, ...rest } = u;
-  return { ...rest, enable: u.status === 2 ? 0 : 1 };
+  // Spelled out: copying all-but-one key generically cost tens of milliseconds for a 10,000-member
+  // user/list, during which the simulator answered nothing else.
+  return {
+    userid: u.userid,
+    name: u.name,
+    department: u.department,
+    order: u.order,
+    is_leader_in_dept: u.is_leader_in_dept,
+    position: u.position,
+    mobile: u.mobile,
+    gender: u.gender,
+    email: u.email,
+    alias: u.alias,
+    telephone: u.telephone,
+    address: u.address,
+    status: u.status,
+    main_department: u.main_department,
+    direct_leader: u.direct_leader,
+    enable: u.status === 2 ? 0 : 1,
+  };
 }
 
 export function createUser(req: ApiRequest, b: Record<string, any>): SimUser {

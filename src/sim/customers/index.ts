@@ -116,6 +116,14 @@ export class Customers {
     if (!this.closed) this.sim.stateFile.markDirty();
   }
 
+  /**
+   * Settles the state and builds its lookups now, at start, rather than inside the first customer call:
+   * with 100,000 customers that is a tenth of a second the platform itself never spends on a call.
+   */
+  warm(): void {
+    indexOf(this.begin().cs);
+  }
+
   /** Delivers an event to the 客户联系 callback URL, if one is configured. */
   async deliver(fields: XmlFields): Promise<PostOutcome | undefined> {
     const cfg = this.callback;
