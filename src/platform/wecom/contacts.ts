@@ -43,6 +43,12 @@ export class ContactsApi {
     return (await this.get('user/list', { department_id: departmentId, fetch_child: opts.fetchChild ? 1 : undefined })).userlist ?? [];
   }
 
+  /** The same members as the bytes the platform sent (one JSON object each, on one line), unparsed: for writing them out as they are (backups). */
+  async listUsersRaw(departmentId: number, opts: { fetchChild?: boolean } = {}): Promise<Buffer[]> {
+    const query = { department_id: departmentId, fetch_child: opts.fetchChild ? 1 : undefined };
+    return (await this.client.call('user/list', { secret: 'contacts', method: 'GET', query, rawArray: 'userlist' })).userlist ?? [];
+  }
+
   /** Every (user, department) pair, through `user/list_id` pages. */
   listUserIds(): Promise<DeptUser[]> {
     return paginate<DeptUser>(
