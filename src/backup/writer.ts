@@ -11,7 +11,6 @@ import { RuntimeFailure, WxopsError } from '../core/errors.js';
 import { t, type Text } from '../core/i18n.js';
 import { ROOT_DEPARTMENT } from '../core/org.js';
 import type { ContactsApi } from '../platform/wecom/contacts.js';
-import type { Department } from '../platform/wecom/types.js';
 import type { CustomerApi } from '../platform/wecom/customers.js';
 import type { MpApi } from '../platform/mp/api.js';
 import type { Store } from '../store/store.js';
@@ -281,15 +280,12 @@ export async function runBackup(src: BackupSources, opts: BackupOptions): Promis
       });
     }
     const list = entitiesOf(parts);
-    // The departments are read once: the members' call needs the root, and starts the sooner for it.
-    let departments: Promise<Department[]> | undefined;
-    const run: RunSources = { ...src, departments: () => (departments ??= src.contacts().then((c) => c.listDepartments())) };
     let done = 0;
     const writers: EntityWriter[] = [];
     const one = async (name: EntityName) => {
       const w = new EntityWriter(tmp, name, opts.key);
       writers.push(w);
-      await WRITERS[name](run, w);
+      await WRITERS[name](src, w);
       entities[name] = await w.close();
       rawBytes += w.rawBytes;
       done++;
@@ -363,12 +359,7 @@ async function catalogue(src: BackupSources, b: BackupSummary): Promise<void> {
   }
 }
 
-/** What the entity writers read from: the sources, and what more than one of them needs, read once. */
-interface RunSources extends BackupSources {
-  departments(): Promise<Department[]>;
-}
-
-type EntityWriterFn = (src: RunSources, w: EntityWriter) => Promise<void>;
+type EntityWriterFn = (src: BackupSources, w: EntityWriter) => Promise<void>;
 
 async function inOrder<T, R>(items: T[], width: number, fetch: (x: T) => Promise<R>, write: (r: R) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += width) {
@@ -379,14 +370,13 @@ async function inOrder<T, R>(items: T[], width: number, fetch: (x: T) => Promise
 
 const WRITERS: Record<EntityName, EntityWriterFn> = {
   async departments(src, w) {
-    for (const d of await src.departments()) await w.write(d);
+    for (const d of await (await src.contacts()).listDepartments()) await w.write(d);
   },
   async members(src, w) {
-    const contacts = await src.contacts();
-    // user/list with fetch_child answers the whole company in one (unpaged) call.
-    const root = (await src.departments()).find((d) => !d.parentid)?.id ?? ROOT_DEPARTMENT;
-    // Written as the bytes the platform sent, like the customers: 10,000 members are a 3 MB answer.
-    for (const u of await contacts.listUsersRaw(root, { fetchChild: true })) w.pushRaw(u);
+    // user/list with fetch_child from the root (always department 1, and visible to the contacts secret)
+    // answers the whole company in one (unpaged) call. Written as the bytes the platform sent, like the
+    // customers: 10,000 members are a 3 MB answer.
+    for (const u of await (await src.contacts()).listUsersRaw(ROOT_DEPARTMENT, { fetchChild: true })) w.pushRaw(u);
     await w.drain();
   },
   async tags(src, w) {
