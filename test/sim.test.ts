@@ -308,3 +308,34 @@ describe('persistence', () => {
     expect(users.some((u) => u.status === 4)).toBe(true);
   });
 });
+
+describe('long answers', () => {
+  it('answers a whole company of 2,500 members and every follow user in full (encoded a slice at a time)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wxops-sim-long-'));
+    const big = await startSimulator({ dataDir: dir, port: 0, scale: { members: 2500, customers: 100 } });
+    try {
+      const ask = async (path: string, secret: string, init: { query?: string; body?: string } = {}) => {
+        const t = (await (await fetch(`${big.baseUrl}/cgi-bin/gettoken?corpid=${big.credentials.corp_id}&corpsecret=${secret}`)).json()).access_token;
+        const res = await fetch(`${big.baseUrl}/cgi-bin/${path}?access_token=${t}${init.query ?? ''}`, init.body ? { method: 'POST', body: init.body } : {});
+        const text = await res.text();
+        expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+        return JSON.parse(text);
+      };
+      const contacts = big.credentials.contacts_secret;
+      const list = await ask('user/list', contacts, { query: '&department_id=1&fetch_child=1' });
+      expect(Object.keys(list)).toEqual(['errcode', 'errmsg', 'userlist']);
+      const expected = new Set((await ask('user/list_id', contacts, { body: '{}' })).dept_user.map((r: { userid: string }) => r.userid));
+      expect(list.userlist.length).toBeGreaterThan(2500);
+      expect(list.userlist.length).toBe(expected.size);
+      expect(new Set(list.userlist.map((u: { userid: string }) => u.userid))).toEqual(expected);
+      expect(list.userlist[1500]).toEqual(expect.objectContaining({ userid: expect.any(String), name: expect.any(String), department: expect.any(Array), enable: expect.any(Number) }));
+      const follow = await ask('externalcontact/get_follow_user_list', big.credentials.customer_secret);
+      expect(follow.errcode).toBe(0);
+      expect(follow.follow_user.length).toBeGreaterThan(2500);
+      expect(new Set(follow.follow_user).size).toBe(follow.follow_user.length);
+    } finally {
+      await big.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
