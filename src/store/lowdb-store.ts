@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
+import { DataFile } from 'lowdb/node';
 import { PRIVATE_COLLECTIONS, type Store, type StoreEntry } from './store.js';
 import { LocalLocks } from './local-locks.js';
 
@@ -21,7 +21,9 @@ export class LowdbStore implements Store {
 
   constructor(readonly dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
-    this.db = new Low<Data>(new JSONFile<Data>(join(dataDir, 'store.json')), {});
+    // Compact JSON: an approval holding a 20,000-step restore plan makes the file megabytes, and every
+    // call re-reads it; lowdb's indented JSONFile doubled its size and the time of each read and write.
+    this.db = new Low<Data>(new DataFile<Data>(join(dataDir, 'store.json'), { parse: JSON.parse, stringify: (data) => JSON.stringify(data) }), {});
   }
 
   private async fresh(): Promise<Data> {
