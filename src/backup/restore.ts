@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandContext } from '../core/context.js';
@@ -167,7 +168,9 @@ export async function analyseRestore(ctx: CommandContext, backupDir: string, man
   let customers: Promise<void> | undefined;
   if (parts.includes('customers')) {
     progress(t('比较客户', 'comparing customers'));
-    customers = analyseCustomers(ctx, read, b, a, contacts);
+    // The file's SHA-256 and the key it is read with: another file, or another key, is read again.
+    const keyHash = opts.key ? createHash('sha256').update(opts.key).digest('hex') : '';
+    customers = analyseCustomers(ctx, read, b, a, contacts, [backupDir, manifest.entities.customers?.sha256 ?? '', keyHash].join('\u0000'));
   }
   await Promise.all([contacts, customers]);
   if (parts.includes('mp')) {
@@ -352,7 +355,38 @@ interface LiveRelation {
   description?: string;
 }
 
-async function analyseCustomers(ctx: CommandContext, read: Reader, b: Builder, a: RestoreAnalysis, contactsDone: Promise<Set<string>>): Promise<void> {
+/** A backed-up relation as the comparison needs it: key (customer + owner), tag ids as backed up, name, remark, description. */
+type BackupRelationRow = [key: string, tags: string[], name: string, remark: string | undefined, description: string | undefined];
+
+/**
+ * The relations of the backup last compared, for a while. Approving a restore runs it again from the
+ * start — the live state must be read afresh, but the backup cannot have changed (its file's SHA-256 is
+ * part of the key) — and in `serve` or the REPL the approval comes to the same process: reading and
+ * parsing 100,000 lines once is enough.
+ */
+let lastBackupRelations: { key: string; rows: BackupRelationRow[] } | undefined;
+const KEEP_BACKUP_RELATIONS_MS = 15 * 60_000;
+
+async function backupRelations(read: Reader, cacheKey: string): Promise<BackupRelationRow[]> {
+  if (lastBackupRelations?.key === cacheKey) return lastBackupRelations.rows;
+  const shared = new Map<string, string>();
+  const once = (v: string) => shared.get(v) ?? (shared.set(v, v), v);
+  const rows: BackupRelationRow[] = [];
+  for await (const batch of read.batches<BatchRow>('customers')) {
+    for (const row of batch) {
+      const f = row.follow_info;
+      const tags = (f.tags ? f.tags.map((x) => x.tag_id) : (f.tag_id ?? [])).map(once);
+      rows.push([`${row.external_contact.external_userid}\u0000${lc(f.userid)}`, tags, row.external_contact.name, f.remark || undefined, f.description || undefined]);
+    }
+  }
+  lastBackupRelations = { key: cacheKey, rows };
+  setTimeout(() => {
+    if (lastBackupRelations?.rows === rows) lastBackupRelations = undefined;
+  }, KEEP_BACKUP_RELATIONS_MS).unref();
+  return rows;
+}
+
+async function analyseCustomers(ctx: CommandContext, read: Reader, b: Builder, a: RestoreAnalysis, contactsDone: Promise<Set<string>>, cacheKey: string): Promise<void> {
   const api = await ctx.customers();
   // The backup's relations: key → tag ids + remark (+ the name for the not-restorable list).
   const relations = new Map<string, BackupRelation>();
@@ -416,17 +450,11 @@ async function analyseCustomers(ctx: CommandContext, read: Reader, b: Builder, a
   }
   const mapTag = (id: string) => (mapped.has(id) ? mapped.get(id) : liveIds.has(id) ? id : undefined);
 
-  const shared = new Map<string, string>();
-  const once = (v: string) => shared.get(v) ?? (shared.set(v, v), v);
-  for await (const rows of read.batches<BatchRow>('customers')) {
-    for (const row of rows) {
-      const f = row.follow_info;
-      const tags = (f.tags ? f.tags.map((x) => x.tag_id) : (f.tag_id ?? [])).map(mapTag).filter((x): x is string => !!x);
-      const rel: BackupRelation = { t: tags.map(once), n: row.external_contact.name };
-      if (f.remark) rel.r = f.remark;
-      if (f.description) rel.d = f.description;
-      relations.set(`${row.external_contact.external_userid}\u0000${lc(f.userid)}`, rel);
-    }
+  for (const [key, tags, n, r, d] of await backupRelations(read, cacheKey)) {
+    const rel: BackupRelation = { t: tags.map(mapTag).filter((x): x is string => !!x), n };
+    if (r) rel.r = r;
+    if (d) rel.d = d;
+    relations.set(key, rel);
   }
   backupRead = true;
   for (const l of early) compare(l);
