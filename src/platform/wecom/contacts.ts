@@ -6,8 +6,9 @@ import type { BatchResult, Department, DeptUser, Tag, TagDetail, User, UserWrite
 export class ContactsApi {
   constructor(readonly client: WecomClient) {}
 
-  private get(api: string, query?: Record<string, string | number | undefined>) {
-    return this.client.call(api, { secret: 'contacts', method: 'GET', query });
+  /** `rawArray`: that array of the answer comes back as bytes, one Buffer per element (http.ts). */
+  private get(api: string, query?: Record<string, string | number | undefined>, rawArray?: string) {
+    return this.client.call(api, { secret: 'contacts', method: 'GET', query, rawArray });
   }
 
   private post(api: string, body: unknown) {
@@ -40,13 +41,12 @@ export class ContactsApi {
   }
 
   async listUsers(departmentId: number, opts: { fetchChild?: boolean } = {}): Promise<User[]> {
-    return (await this.get('user/list', { department_id: departmentId, fetch_child: opts.fetchChild ? 1 : undefined })).userlist ?? [];
+    return (await this.get('user/list', userListQuery(departmentId, opts))).userlist ?? [];
   }
 
   /** The same members as the bytes the platform sent (one JSON object each, on one line), unparsed: for writing them out as they are (backups). */
   async listUsersRaw(departmentId: number, opts: { fetchChild?: boolean } = {}): Promise<Buffer[]> {
-    const query = { department_id: departmentId, fetch_child: opts.fetchChild ? 1 : undefined };
-    return (await this.client.call('user/list', { secret: 'contacts', method: 'GET', query, rawArray: 'userlist' })).userlist ?? [];
+    return (await this.get('user/list', userListQuery(departmentId, opts), 'userlist')).userlist ?? [];
   }
 
   /** Every (user, department) pair, through `user/list_id` pages. */
@@ -122,4 +122,8 @@ export class ContactsApi {
   async batchGetResult(jobid: string): Promise<BatchResult> {
     return (await this.get('batch/getresult', { jobid })) as BatchResult;
   }
+}
+
+function userListQuery(departmentId: number, opts: { fetchChild?: boolean }) {
+  return { department_id: departmentId, fetch_child: opts.fetchChild ? 1 : undefined };
 }

@@ -87,8 +87,9 @@ export class CustomerApi {
     return this.client.call(api, { secret: 'customer', method: 'GET', query });
   }
 
-  private post(api: string, body: unknown) {
-    return this.client.call(api, { secret: 'customer', method: 'POST', body });
+  /** `rawArray`: that array of the answer comes back as bytes, one Buffer per element (http.ts). */
+  private post(api: string, body: unknown, rawArray?: string) {
+    return this.client.call(api, { secret: 'customer', method: 'POST', body, rawArray });
   }
 
   /** Members enabled for customer contact. */
@@ -139,7 +140,7 @@ export class CustomerApi {
         const list = group;
         for await (const rows of pages<R>(
           async (cursor) => {
-            const r = await this.client.call(api, { secret: 'customer', method: 'POST', body: { userid_list: list, cursor: cursor ?? '', limit: BATCH_LIMIT }, rawArray });
+            const r = await this.post(api, { userid_list: list, cursor: cursor ?? '', limit: BATCH_LIMIT }, rawArray);
             return { items: r.external_contact_list ?? [], next: r.next_cursor };
           },
           { api },
