@@ -310,7 +310,7 @@ describe('persistence', () => {
 });
 
 describe('long answers', () => {
-  it('answers a whole company of 2,500 members and every follow user in full (encoded a slice at a time)', async () => {
+  it('answers a whole company of 2,500 members and every follow user in full, with the right content-length', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wxops-sim-long-'));
     const big = await startSimulator({ dataDir: dir, port: 0, scale: { members: 2500, customers: 100 } });
     try {

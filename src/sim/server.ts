@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { Tokens, type DemoCredentials } from './auth.js';
 import { SimClock } from './clock.js';
@@ -183,7 +182,7 @@ export class Simulator {
       const latency = this.baseLatencyMs + (this.faults.config.latency_ms ?? 0);
       const due = performance.now() + latency;
       const [status, body] = await this.answer(req, url, api, raw, platform, key);
-      const bytes = await encodeInSlices(body);
+      const bytes = encode(body);
       const left = due - performance.now();
       if (left >= 1) await new Promise((r) => setTimeout(r, left));
       send(res, status, bytes);
@@ -294,31 +293,6 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 /** Encoded once: a batch page is 40 KB, and measuring the string would walk it a second time. */
 function encode(body: unknown): Buffer {
   return Buffer.from(JSON.stringify(body));
-}
-
-/** Elements of a list encoded between two turns of the event loop. */
-const SLICE = 1000;
-/** Stands for the long list while the rest of the answer is encoded; no answer holds it. */
-const HOLE = '\u0000slices\u0000';
-
-/**
- * An answer with a long list (a whole company's members, every follow user) is encoded a slice at a
- * time, with the other calls' answers going out in between: the platform answers calls side by side, and
- * one 3 MB answer must not hold up the ten pages in flight for the simulator's own reasons.
- */
-async function encodeInSlices(body: Record<string, unknown>): Promise<Buffer> {
-  const long = Object.entries(body).find(([, v]) => Array.isArray(v) && v.length > SLICE) as [string, unknown[]] | undefined;
-  if (!long) return encode(body);
-  const [key, list] = long;
-  const frame = JSON.stringify({ ...body, [key]: HOLE });
-  const at = frame.indexOf(JSON.stringify(HOLE));
-  const parts = [Buffer.from(`${frame.slice(0, at)}[`)];
-  for (let i = 0; i < list.length; i += SLICE) {
-    await yieldToEventLoop();
-    parts.push(Buffer.from((i ? ',' : '') + list.slice(i, i + SLICE).map((x) => JSON.stringify(x)).join(',')));
-  }
-  parts.push(Buffer.from(`]${frame.slice(at + JSON.stringify(HOLE).length)}`));
-  return Buffer.concat(parts);
 }
 
 function send(res: ServerResponse, status: number, bytes: Buffer): void {
