@@ -121,7 +121,7 @@ export class EntityWriter {
     return entityFile(this.name, !!this.key);
   }
 
-  /** Buffers the line (for synchronous callbacks); handed to gzip in chunks of 64 KB. */
+  /** Buffers the line (for synchronous callbacks); handed to gzip a chunk (CHUNK_BYTES) at a time. */
   push(value: unknown): void {
     const line = JSON.stringify(value);
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
@@ -150,8 +150,8 @@ export class EntityWriter {
   }
 
   /**
-   * Writes the line, waiting while the stream is full. Every 64 KB it also lets the event loop in: a
-   * 10,000-member answer written line by line would otherwise hold up every request in flight meanwhile.
+   * Writes the line, waiting while the stream is full. After each chunk handed to gzip it also lets the
+   * event loop in: a large entity written line by line would otherwise hold up every request in flight.
    */
   async write(value: unknown): Promise<void> {
     const flushed = this.flushes;
@@ -170,7 +170,7 @@ export class EntityWriter {
     this.flushes++;
     this.rawBytes += this.used;
     // A chunk comes back once gzip has consumed it: a backup reuses a handful of buffers instead of
-    // allocating one per 64 KB, which left tens of MB waiting for the collector.
+    // allocating one per chunk, which left tens of MB waiting for the collector.
     const full = this.chunk;
     this.gzip.write(full.subarray(0, this.used), () => {
       if (full.length === CHUNK_BYTES && this.spare.length < SPARE_CHUNKS) this.spare.push(full);

@@ -23,7 +23,7 @@ export class LowdbStore implements Store {
     mkdirSync(dataDir, { recursive: true });
     // Compact JSON: an approval holding a 20,000-step restore plan makes the file megabytes, and every
     // call re-reads it; lowdb's indented JSONFile doubled its size and the time of each read and write.
-    this.db = new Low<Data>(new DataFile<Data>(join(dataDir, 'store.json'), { parse: JSON.parse, stringify: (data) => JSON.stringify(data) }), {});
+    this.db = new Low<Data>(new DataFile<Data>(join(dataDir, 'store.json'), { parse: JSON.parse, stringify: JSON.stringify }), {});
   }
 
   private async fresh(): Promise<Data> {
