@@ -6,9 +6,8 @@ import { ApprovalService, StoreNotifier, type ApprovalRequest, type Directory } 
 import { OrgTree } from '../src/core/org.js';
 import type { ApprovalChain } from '../src/policy/model.js';
 import { LowdbStore } from '../src/store/lowdb-store.js';
-import { PostgresStore } from '../src/store/postgres-store.js';
 import type { Store } from '../src/store/store.js';
-import { BACKENDS, testDatabase, type Backend } from './support/postgres.js';
+import { BACKENDS, openPostgresStore, testDatabase, type Backend } from './support/postgres.js';
 
 /**
  * Approvals decided on two instances at once (issue 9): request numbers are never handed out twice, and
@@ -27,12 +26,7 @@ async function twoInstances(backend: Backend): Promise<[Store, Store]> {
     return [s, s];
   }
   const url = await testDatabase();
-  const make = async () => {
-    const s = new PostgresStore({ url });
-    await s.open();
-    cleanups.push(() => s.close());
-    return s;
-  };
+  const make = () => openPostgresStore(url, cleanups);
   return [await make(), await make()];
 }
 

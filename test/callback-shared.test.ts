@@ -12,8 +12,8 @@ import { COUNTS_COLLECTION, EventCounters, type DayCounts } from '../src/mp/coun
 import { CallbackDedupe, CallbackVerifier, DEDUPE_COLLECTION } from '../src/platform/callback/index.js';
 import { silentLogger } from '../src/platform/redact.js';
 import { DEMO_CREDENTIALS } from '../src/sim/index.js';
-import { PostgresStore } from '../src/store/postgres-store.js';
-import { testDatabase } from './support/postgres.js';
+import type { PostgresStore } from '../src/store/postgres-store.js';
+import { openPostgresStore, testDatabase } from './support/postgres.js';
 
 /**
  * A platform retry of one callback reaching two `wxops serve` instances on one database (issue 9): the
@@ -26,12 +26,7 @@ afterEach(async () => {
 
 async function twoInstances(): Promise<[PostgresStore, PostgresStore]> {
   const url = await testDatabase();
-  const make = async () => {
-    const s = new PostgresStore({ url });
-    await s.open();
-    cleanups.push(() => s.close());
-    return s;
-  };
+  const make = () => openPostgresStore(url, cleanups);
   return [await make(), await make()];
 }
 

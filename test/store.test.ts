@@ -7,7 +7,7 @@ import { LowdbStore } from '../src/store/lowdb-store.js';
 import { PostgresStore } from '../src/store/postgres-store.js';
 import { MIGRATIONS, migrate } from '../src/store/migrations.js';
 import type { Store } from '../src/store/store.js';
-import { BACKENDS, testDatabase, type Backend } from './support/postgres.js';
+import { BACKENDS, openPostgresStore, testDatabase, type Backend } from './support/postgres.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -22,12 +22,7 @@ async function openStore(backend: Backend): Promise<{ store: Store; another(): P
     return { store, another: async () => store };
   }
   const url = await testDatabase();
-  const make = async () => {
-    const s = new PostgresStore({ url });
-    await s.open();
-    cleanups.push(() => s.close());
-    return s;
-  };
+  const make = () => openPostgresStore(url, cleanups);
   // "another" is a second instance: its own pool, as a second `wxops serve` process would have.
   return { store: await make(), another: make };
 }
