@@ -294,10 +294,11 @@ export async function runBackup(src: BackupSources, opts: BackupOptions): Promis
     opts.progress?.({ done, total: list.length, label: t('开始备份 {e}', 'backing up {e}', { e: list.join(', ') }) });
     // Customers take by far the longest (hundreds of pages at the platform's concurrency limit): they are
     // read beside the rest, which go one after the other. Each entity has its own file and stream. The
-    // members go first: their one large answer is then read while the customers' pages are still
-    // waiting for the follow-user list, not in the middle of them.
+    // members go last: their one large answer (3 MB for 10,000 members) keeps both ends busy for tens of
+    // milliseconds, which at the start held up the follow-user list and so every customer page behind
+    // it; once the pages are flowing it costs one such pause, and the code that cuts it up is warm.
     const heavy = list.filter((n) => n === 'customers');
-    const light = list.filter((n) => n !== 'customers').sort((a, b) => Number(b === 'members') - Number(a === 'members'));
+    const light = list.filter((n) => n !== 'customers').sort((a, b) => Number(a === 'members') - Number(b === 'members'));
     const settled = await Promise.allSettled([
       (async () => {
         for (const name of light) await one(name);
