@@ -7,11 +7,11 @@ import { createInterface } from 'node:readline';
 import { createRegistry } from '../commands/index.js';
 import { FileAuditLog, type AuditLog } from '../src/audit/log.js';
 import { PostgresAuditLog } from '../src/audit/postgres-log.js';
-import { Session } from '../src/core/pipeline.js';
+import { commandDecided, Session } from '../src/core/pipeline.js';
 import { Runtime } from '../src/core/runtime.js';
 import { PostgresStore } from '../src/store/postgres-store.js';
 import { postgresBinDir, startThrowawayPostgres } from '../test/support/postgres-server.js';
-import { BENCH_LINES, mockedWecom } from './pipeline.js';
+import { BENCH_LINES, CHANGE_LINES, mockedWecom } from './pipeline.js';
 import { fmtMs, line, percentile } from './stats.js';
 
 /**
@@ -23,8 +23,11 @@ import { fmtMs, line, percentile } from './stats.js';
  *
  * (a) Appends per second: every instance keeps `CONCURRENCY` appends in flight, as a busy service does;
  *     afterwards the chain the instances wrote together must verify, with seq 1..N and no gap.
- * (b) Command latency, text in → reply out, through the real pipeline (WeCom replaced by MockAgent):
- *     each command is decided, audited twice (decision, result) and answered.
+ * (b) Command latency from the policy decision to the reply (text in → reply out shown beside it), through
+ *     the real pipeline (WeCom replaced by MockAgent), for
+ *     two kinds of command: reads and dry runs, whose decision and result go on the log in one append
+ *     after the read; and a change, whose decision is appended before the platform call and its result
+ *     after it (two appends).
  *
  * Two PostgreSQL instances are compared with two embedded processes, each with its own data directory:
  * the same number of busy processes on the same cores, so what differs is the shared database.
@@ -39,6 +42,8 @@ type Backend = 'embedded' | 'postgres';
 
 interface WorkerJob {
   task: 'append' | 'commands';
+  /** Which commands (task `commands`). */
+  lines?: 'reads' | 'changes';
   backend: Backend;
   dataDir: string;
   url?: string;
@@ -48,8 +53,10 @@ interface WorkerJob {
 interface WorkerResult {
   start: number;
   end: number;
-  /** Per command (commands) or per append (append), ms. */
+  /** Per command from its decision to its reply (commands) or per append (append), ms. */
   samples: number[];
+  /** Per command from text in to reply out (commands), ms. */
+  whole?: number[];
 }
 
 const wallNow = () => performance.timeOrigin + performance.now();
@@ -61,6 +68,7 @@ const wallNow = () => performance.timeOrigin + performance.now();
 export async function auditPgWorker(arg: string): Promise<void> {
   const job = JSON.parse(arg) as WorkerJob;
   let run: (n: number) => Promise<number[]>;
+  let whole: number[] | undefined;
   let close: () => Promise<void>;
   if (job.task === 'append') {
     let log: AuditLog;
@@ -94,17 +102,23 @@ export async function auditPgWorker(arg: string): Promise<void> {
     const runtime = new Runtime({ ...env, WXOPS_DATA_DIR: job.dataDir, ...(job.url ? { WXOPS_DATABASE_URL: job.url } : {}) }, process.cwd(), { dispatcher: agent });
     const session = new Session({ runtime, registry: createRegistry(), channel: 'wecom' });
     let i = 0;
+    let decidedAt = 0;
+    commandDecided.subscribe(() => (decidedAt = performance.now()));
     const once = async () => {
-      const outcome = await session.execute(BENCH_LINES[i++ % BENCH_LINES.length]!);
+      const lines = job.lines === 'changes' ? CHANGE_LINES : BENCH_LINES;
+      const outcome = await session.execute(lines[i++ % lines.length]!);
       if (!outcome.ok) throw new Error(`bench command failed: ${outcome.error?.text.en}`);
     };
     for (let k = 0; k < WARMUP; k++) await once();
     run = async (n) => {
       const samples: number[] = [];
+      whole = [];
       for (let k = 0; k < n; k++) {
         const t0 = performance.now();
         await once();
-        samples.push(performance.now() - t0);
+        const t1 = performance.now();
+        samples.push(t1 - decidedAt);
+        whole.push(t1 - t0);
       }
       return samples;
     };
@@ -116,7 +130,7 @@ export async function auditPgWorker(arg: string): Promise<void> {
     if (cmd === 'end') break;
     const start = wallNow();
     const samples = await run(Number(cmd));
-    const result: WorkerResult = { start, end: wallNow(), samples };
+    const result: WorkerResult = { start, end: wallNow(), samples, whole };
     await say(JSON.stringify(result));
   }
   await close();
@@ -167,6 +181,7 @@ class Instance {
 /** A set-up of one or more instances, measured over the rounds it is given. */
 class Setup {
   readonly samples: number[] = [];
+  readonly whole: number[] = [];
   private count = 0;
   private ms = 0;
 
@@ -175,7 +190,10 @@ class Setup {
   /** All instances at once; the round's wall-clock span covers them all. */
   async round(n: number): Promise<void> {
     const results = await Promise.all(this.instances.map((i) => i.run(n)));
-    for (const r of results) this.samples.push(...r.samples);
+    for (const r of results) {
+      this.samples.push(...r.samples);
+      this.whole.push(...(r.whole ?? []));
+    }
     this.count += results.reduce((k, r) => k + r.samples.length, 0);
     this.ms += Math.max(...results.map((r) => r.end)) - Math.min(...results.map((r) => r.start));
   }
@@ -184,8 +202,8 @@ class Setup {
     return (this.count * 1000) / this.ms;
   }
 
-  p(q: number): number {
-    return percentile([...this.samples].sort((a, b) => a - b), q);
+  p(q: number, of = this.samples): number {
+    return percentile([...of].sort((a, b) => a - b), q);
   }
 }
 
@@ -254,26 +272,30 @@ export async function benchAuditPg(runner: string): Promise<void> {
     line(`append p99 (${CONCURRENCY} in flight): emb 1/2, PG 1/2`, [emb1, emb2, pg1, pg2].map((x) => fmtMs(x.p(99))).join(' / '));
     line('chain written by the 2 instances', await checkChain(url2, APPENDS * ROUNDS * 2), 'unbroken', true);
 
-    // (b) command latency, text in → reply out
-    const commander = (url?: string) => new Instance(runner, { task: 'commands', backend: url ? 'postgres' : 'embedded', dataDir: dataDir(), url, name: '' });
-    const curl1 = await server.createDatabase('bench_cmd');
-    const curl2 = await server.createDatabase('bench_cmd');
-    const cEmb1 = new Setup([commander()]);
-    const cEmb2 = new Setup([commander(), commander()]);
-    const c1 = new Setup([commander(curl1)]);
-    const c2 = new Setup([commander(curl2), commander(curl2)]);
-    await measure([cEmb1, cEmb2, c1, c2].map((setup) => ({ setup, n: COMMANDS })));
-    const show = (x: Setup) => `p50 ${fmtMs(x.p(50))}, p99 ${fmtMs(x.p(99))}`;
-    line('command, embedded, 1 process', show(cEmb1));
-    line('command, embedded, 2 processes', show(cEmb2));
-    line('command, PostgreSQL, 1 instance', `${show(c1)}  (p99 ${ratio(c1.p(99), cEmb1.p(99))})`);
-    line('command, PostgreSQL, 2 instances', `${show(c2)}  (p99 ${ratio(c2.p(99), cEmb2.p(99), '2 embedded')})`);
+    // (b) decision → reply, for reads (and dry runs) and for a change
+    const sets = [];
+    for (const kind of ['reads', 'changes'] as const) {
+      const make = (url?: string) => new Instance(runner, { task: 'commands', lines: kind, backend: url ? 'postgres' : 'embedded', dataDir: dataDir(), url, name: '' });
+      const curl1 = await server.createDatabase('bench_cmd');
+      const curl2 = await server.createDatabase('bench_cmd');
+      sets.push({ kind, curl2, emb1: new Setup([make()]), emb2: new Setup([make(), make()]), pg1: new Setup([make(curl1)]), pg2: new Setup([make(curl2), make(curl2)]) });
+    }
+    await measure(sets.flatMap((x) => [x.emb1, x.emb2, x.pg1, x.pg2]).map((setup) => ({ setup, n: COMMANDS })));
+    const show = (x: Setup) => `p50 ${fmtMs(x.p(50))}, p99 ${fmtMs(x.p(99))} (text in → reply: p99 ${fmtMs(x.p(99, x.whole))})`;
     const signed = (ms: number) => `${ms >= 0 ? '+' : '−'}${fmtMs(Math.abs(ms))}`;
-    const added1 = c1.p(99) - cEmb1.p(99);
-    const added2 = c2.p(99) - cEmb2.p(99);
-    line('added p99, 1 instance vs 1 embedded', signed(added1), '< 2 ms', added1 < 2);
-    line('added p99, 2 instances vs 2 embedded', signed(added2), '< 2 ms', added2 < 2);
-    line('chain written by the 2 instances’ commands', await checkChain(curl2, (WARMUP + COMMANDS * ROUNDS) * 2 * 2), 'unbroken', true);
+    for (const x of sets) {
+      const what = x.kind === 'reads' ? 'read or dry run (1 append)' : 'change (2 appends)';
+      console.log(`  — a ${what}: ${(x.kind === 'reads' ? BENCH_LINES : CHANGE_LINES).map((l) => `“${l.split(' --')[0]}”`).join(', ')}`);
+      line('decision → reply, embedded, 1 process', show(x.emb1));
+      line('decision → reply, embedded, 2 processes', show(x.emb2));
+      line('decision → reply, PostgreSQL, 1 instance', `${show(x.pg1)}  (p99 ${ratio(x.pg1.p(99), x.emb1.p(99))})`);
+      line('decision → reply, PostgreSQL, 2 instances', `${show(x.pg2)}  (p99 ${ratio(x.pg2.p(99), x.emb2.p(99), '2 embedded')})`);
+      const added1 = x.pg1.p(99) - x.emb1.p(99);
+      const added2 = x.pg2.p(99) - x.emb2.p(99);
+      line('added p99, 1 instance vs 1 embedded', signed(added1), '< 2 ms', added1 < 2);
+      line('added p99, 2 instances vs 2 embedded', signed(added2), '< 2 ms', added2 < 2);
+      line('chain written by the 2 instances’ commands', await checkChain(x.curl2, (WARMUP + COMMANDS * ROUNDS) * 2 * 2), 'unbroken', true);
+    }
   } finally {
     await server.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });

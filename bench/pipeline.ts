@@ -50,6 +50,7 @@ export function mockedWecom(): { agent: TimingAgent; env: Record<string, string>
   pool.intercept({ path: /\/cgi-bin\/department\/list/, method: 'GET' }).reply(200, { ...ok, department: company.department }).persist();
   pool.intercept({ path: /\/cgi-bin\/user\/list_id/, method: 'POST' }).reply(200, { ...ok, dept_user: company.dept_user, next_cursor: '' }).persist();
   pool.intercept({ path: /\/cgi-bin\/user\/get/, method: 'GET' }).reply(200, { ...ok, userid: 'wangfang', name: '王芳', department: [3], status: 1 }).persist();
+  pool.intercept({ path: /\/cgi-bin\/user\/update/, method: 'POST' }).reply(200, { errcode: 0, errmsg: 'updated' }).persist();
   const env = {
     WXOPS_CORP_ID: 'ww0123456789abcdef',
     WXOPS_CONTACTS_SECRET: 'bench-contacts-secret-0123456789abcdefghijk',
@@ -59,13 +60,19 @@ export function mockedWecom(): { agent: TimingAgent; env: Record<string, string>
   return { agent, env };
 }
 
-/** The commands the pipeline benchmarks cycle through: each is decided, audited twice and answered. */
+/**
+ * The commands the pipeline benchmarks cycle through: reads and dry runs, each decided, audited (decision
+ * and result in one append) and answered.
+ */
 export const BENCH_LINES = [
   'member add zhaoliu --name 赵六 --dept 销售部/华东区 --mobile 13800000001 --dry-run',
   'dept list',
   'member get wangfang',
   '成员 调动 wangfang --dept “销售部/华南区” --dry-run',
 ];
+
+/** A command that changes something (WeCom answers at once): its decision is audited before the change, its result after. */
+export const CHANGE_LINES = ['成员 调动 wangfang --dept “销售部/华南区”'];
 
 /**
  * Text in → first API request out, with the network replaced by undici's MockAgent answering at once:

@@ -78,6 +78,7 @@ export const assignRuleList = defineCommand({
   params: {},
   action: 'assign.list',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const org = await ctx.org();
     const rules = await loadRules(await ctx.store());

@@ -53,6 +53,7 @@ export const auditTail = defineCommand({
   params: { lines: option(z.coerce.number().int().min(1).max(1000).optional(), t('条数（默认 20）', 'how many (default 20)'), { short: 'n', placeholder: 'n' }) },
   action: 'audit.tail',
   mutates: false,
+  readOnly: true,
   async run(ctx, a) {
     const entries = await (await log(ctx)).query({ limit: a.lines ?? 20 });
     return { data: { entries }, view: table(entries) };
@@ -76,6 +77,7 @@ export const auditSearch = defineCommand({
   },
   action: 'audit.search',
   mutates: false,
+  readOnly: true,
   async run(ctx, a) {
     const entries = await (await log(ctx)).query({ actor: a.actor, action: a.action, result: a.result, since: a.since ? parseSince(a.since, ctx.now()) : undefined, limit: a.limit ?? 50 });
     return { data: { entries }, view: table(entries) };
@@ -89,6 +91,7 @@ export const auditVerify = defineCommand({
   params: {},
   action: 'audit.verify',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const audit = await log(ctx);
     const report = await audit.verify();

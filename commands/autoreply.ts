@@ -75,6 +75,7 @@ export const autoreplyList = defineCommand({
   params: {},
   action: 'autoreply.list',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const cfg = await config(ctx);
     const L = (x: Text) => x[ctx.lang];

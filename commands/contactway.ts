@@ -100,6 +100,7 @@ export const contactwayList = defineCommand({
   params: {},
   action: 'contactway.list',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const ways = await (await ctx.customers()).contactWays();
     return {

@@ -37,6 +37,7 @@ export const ctagList = defineCommand({
   params: {},
   action: 'ctag.list',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const all = await groups(ctx);
     return {

@@ -39,6 +39,7 @@ export const deptList = defineCommand({
   params: {},
   action: 'dept.list',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const org = await ctx.org();
     const node = (d: DepartmentInfo): TreeNode => ({

@@ -41,6 +41,7 @@ export const followerList = defineCommand({
   },
   action: 'follower.list',
   mutates: false,
+  readOnly: true,
   async run(ctx, a) {
     const mp = await ctx.mp();
     const [tags, tag] = await Promise.all([mp.listTags(), a.tag ? resolveMpTag(ctx, a.tag) : Promise.resolve(undefined)]);
@@ -90,6 +91,7 @@ export const followerShow = defineCommand({
   params: { openid: arg(z.string().min(1), t('关注者 openid', 'follower openid'), { placeholder: 'openid' }) },
   action: 'follower.show',
   mutates: false,
+  readOnly: true,
   async run(ctx, a) {
     checkOpenids([a.openid]);
     const mp = await ctx.mp();

@@ -96,6 +96,7 @@ export const menuShow = defineCommand({
   params: {},
   action: 'menu.show',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const menu = await (await ctx.mp()).getMenu();
     if (!menu) return message(t('公众号还没有菜单。用 menu apply <文件> 设置。', 'The account has no menu yet. Set one with `menu apply <file>`.'), { menu: null }, 'info');
@@ -216,6 +217,7 @@ export const menuVersions = defineCommand({
   params: {},
   action: 'menu.show',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const list = await versions(ctx);
     return {

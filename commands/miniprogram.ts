@@ -28,6 +28,7 @@ export const miniprogramList = defineCommand({
   params: {},
   action: 'miniprogram.list',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const items = await linked(ctx);
     return {

@@ -41,6 +41,7 @@ export const mptagList = defineCommand({
   params: {},
   action: 'mptag.list',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const tags = await (await ctx.mp()).listTags();
     return {

@@ -35,6 +35,7 @@ export const policyShow = defineCommand({
   params: {},
   action: 'policy.show',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const dir = await ctx.directory();
     const set = dir.policy.set;
@@ -208,6 +209,7 @@ export const policyExplain = defineCommand({
   },
   action: 'policy.explain',
   mutates: false,
+  readOnly: true,
   async run(ctx, a) {
     const who = a.as ? resolveMember(await ctx.org(), a.as).userid : ctx.actor.userid;
     const { command, resource, decision, actor } = await sessionAs(ctx, who, a.channel, a.room).decideOnly(a.command);
@@ -258,6 +260,7 @@ export const policyWhoCan = defineCommand({
   },
   action: 'policy.who-can',
   mutates: false,
+  readOnly: true,
   async run(ctx, a) {
     if (!ctx.registry.actions().includes(a.action)) {
       const close = ctx.registry.actions().filter((x) => x.startsWith(a.action.split('.')[0]!));

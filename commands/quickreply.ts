@@ -57,6 +57,7 @@ export const quickreplyList = defineCommand({
   params: {},
   action: 'quickreply.list',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const list = await allQuickReplies(await ctx.store());
     return { data: { quickreplies: list }, view: { ...table(list), footer: t('共 {n} 条', '{n} quick replies', { n: list.length }) } };

@@ -36,6 +36,7 @@ export const tagList = defineCommand({
   params: {},
   action: 'tag.list',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const contacts = await ctx.contacts();
     const tags = await contacts.listTags();
@@ -144,6 +145,7 @@ export const tagMembers = defineCommand({
   action: 'tag.members',
   attributes: ['tagid', 'tagname'],
   mutates: false,
+  readOnly: true,
   async resolve(ctx, a) {
     return { ...(await resolveTag(ctx, a.tag)) };
   },

@@ -115,6 +115,7 @@ export const welcomeList = defineCommand({
   params: {},
   action: 'welcome.list',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const org = await ctx.org();
     const all = [...(await allWelcomes(await ctx.store())).entries()];

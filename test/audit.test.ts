@@ -70,6 +70,16 @@ async function tenEntries(backend: Backend): Promise<Tamperable> {
   };
 }
 
+/** Two writers on one log: two file logs on one directory, or two instances on one database. */
+async function twoWriters(backend: Backend): Promise<AuditLog[]> {
+  if (backend === 'embedded') {
+    const dir = mkdtempSync(join(scratch, 'two-'));
+    return [new FileAuditLog(dir), new FileAuditLog(dir)];
+  }
+  const url = await testDatabase();
+  return [(await pgInstance(url)).log, (await pgInstance(url)).log];
+}
+
 describe.each(BACKENDS)('audit verify on %s', (backend) => {
   it('accepts an intact log', async () => {
     const { log } = await tenEntries(backend);
@@ -102,18 +112,24 @@ describe.each(BACKENDS)('audit verify on %s', (backend) => {
   });
 
   it('appends from two writers at once keep one chain', async () => {
-    let logs: AuditLog[];
-    if (backend === 'embedded') {
-      const dir = mkdtempSync(join(scratch, 'two-'));
-      logs = [new FileAuditLog(dir), new FileAuditLog(dir)];
-    } else {
-      const url = await testDatabase();
-      logs = [(await pgInstance(url)).log, (await pgInstance(url)).log];
-    }
+    const logs = await twoWriters(backend);
     const stored = await Promise.all(Array.from({ length: 200 }, (_, i) => logs[i % 2]!.append({ ...decision(i), actor: `writer${i % 2}` })));
     expect(stored.map((e) => e.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     expect(await logs[1]!.verify()).toEqual({ ok: true, entries: 200 });
     expect((await logs[0]!.query({ actor: 'WRITER1', limit: 1000 })).length).toBe(100);
+  });
+
+  it('appendAll keeps its entries together on the chain, among appends from two writers', async () => {
+    const logs = await twoWriters(backend);
+    const pairs = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? logs[i % 2]!.append(decision(i)).then((e) => [e]) : logs[i % 2]!.appendAll([decision(i), { ...decision(i), kind: 'result', outcome: 'done' }]))),
+    );
+    for (const stored of pairs.filter((p) => p.length === 2)) {
+      expect(stored.map((e) => `${e.kind}:${e.command}`)).toEqual([`decision:${stored[0]!.command}`, `result:${stored[0]!.command}`]);
+      expect(stored[1]!.seq).toBe(stored[0]!.seq + 1);
+      expect(stored[1]!.prev).toBe(stored[0]!.hash);
+    }
+    expect(await logs[0]!.verify()).toEqual({ ok: true, entries: 20 + 40 * 2 });
   });
 
   it('query filters by actor, action (with a trailing *), outcome and time, newest last', async () => {
@@ -304,7 +320,17 @@ describe.each(BACKENDS)('audit commands on %s', (backend) => {
     await w.run('member add a1 --name 某 --dept 1 --mobile 13800000777', 'wangfang');
     const tail = okData(await w.run('audit tail -n 3')).entries as any[];
     expect(tail.length).toBe(3);
-    expect(tail[tail.length - 1].action).toBe('audit.tail');
+    // A read's decision goes on the log with its result, after the read: the tail ends before it.
+    expect(tail.map((e) => `${e.kind}:${e.action}:${e.outcome}`).at(-1)).toBe('decision:member.add:deny');
+    const next = okData(await w.run('audit tail -n 2')).entries as any[];
+    expect(next.map((e) => `${e.kind}:${e.action}:${e.outcome}`)).toEqual(['decision:audit.tail:permit', 'result:audit.tail:done']);
+    expect(next[1].seq).toBe(next[0].seq + 1);
+    expect(next[1].prev).toBe(next[0].hash);
+    // So does a dry run's (its plan only reads); a change's decision is written before the change.
+    await w.run('dept add 预演部 --dry-run');
+    const dry = (okData(await w.run('audit search --action dept.add')).entries as any[]).filter((e) => e.command.includes('预演部'));
+    expect(dry.map((e) => `${e.kind}:${e.outcome}`)).toEqual(['decision:permit', 'result:dry-run']);
+    expect(dry[1].seq).toBe(dry[0].seq + 1);
     const denied = okData(await w.run('audit search --actor wangfang --result deny')).entries as any[];
     expect(denied.map((e) => e.action)).toContain('member.add');
     expect(okData(await w.run('audit search --action dept.* --since 1h')).entries.length).toBeGreaterThan(0);
@@ -385,6 +411,23 @@ describe('commands on postgres when the database connection drops', () => {
     expect(okData(await w.run('audit verify')).ok).toBe(true);
     const last = okData(await w.run('audit search --action dept.add')).entries as any[];
     expect(last).toEqual([]);
+  });
+
+  it('a connection lost while a read is audited fails the read, which gives no answer and leaves nothing on the log', async () => {
+    const url = await testDatabase();
+    w = await startWxops({ database: url });
+    okData(await w.run('dept list'));
+    const before = (okData(await w.run('audit search --action dept.list')).entries as any[]).length;
+    const head = await holdHead(url);
+    const running = w.run('dept list');
+    await head.killWaiting();
+    const o = await running;
+    expect(o.ok).toBe(false);
+    expect(o.result).toBeUndefined();
+    expect(o.error!.code).toBe('DATABASE_UNAVAILABLE');
+    await head.release();
+    expect((okData(await w.run('audit search --action dept.list')).entries as any[]).length).toBe(before);
+    expect(okData(await w.run('audit verify')).ok).toBe(true);
   });
 
   it('a connection lost while the result is audited says the command was carried out', async () => {

@@ -131,6 +131,7 @@ export const backupList = defineCommand({
   params: {},
   action: 'backup.list',
   mutates: false,
+  readOnly: true,
   async run(ctx) {
     const store = await ctx.store();
     const rows = [];

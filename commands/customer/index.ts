@@ -42,6 +42,7 @@ export const customerList = defineCommand({
   action: 'customer.list',
   attributes: ['owners', 'departments'],
   mutates: false,
+  readOnly: true,
   async resolve(ctx, a) {
     const s = await scope(ctx, a);
     return { owners: s.owners, departments: s.departments };
@@ -88,6 +89,7 @@ export const customerShow = defineCommand({
   action: 'customer.show',
   attributes: ['external_userid', 'name', 'owners', 'departments'],
   mutates: false,
+  readOnly: true,
   async resolve(ctx, a) {
     return customerResource(await ctx.org(), await resolveCustomer(ctx, a.customer));
   },

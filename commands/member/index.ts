@@ -57,6 +57,7 @@ export const memberList = defineCommand({
   action: 'member.list',
   attributes: ['departments', 'id'],
   mutates: false,
+  readOnly: true,
   async resolve(ctx, a) {
     const org = await ctx.org();
     const dept = a.dept ? org.resolve(a.dept) : org.root!;
@@ -104,6 +105,7 @@ export const memberGet = defineCommand({
   action: 'member.get',
   attributes: ['userid', 'departments'],
   mutates: false,
+  readOnly: true,
   async resolve(ctx, a) {
     return resolveMember(await ctx.org(), a.userid);
   },

@@ -52,6 +52,8 @@ export interface AuditLog {
   readonly file?: string;
   /** Hashes `entry` onto the chain and stores it durably; rejects (nothing stored) when it cannot. */
   append(entry: AuditEntry, now?: Date): Promise<StoredAuditEntry>;
+  /** The same for several entries, consecutive on the chain and stored in one step: all of them or none. */
+  appendAll(entries: AuditEntry[], now?: Date): Promise<StoredAuditEntry[]>;
   head(): Promise<AuditHead>;
   /** Walks the whole chain and reports the first entry that breaks it (see ChainChecker). */
   verify(): Promise<VerifyReport>;
@@ -301,11 +303,16 @@ export class FileAuditLog implements AuditLog {
 
   /** Synchronous under the lock file inside, so the chain step never interleaves with another writer's. */
   async append(entry: AuditEntry, now = new Date()): Promise<StoredAuditEntry> {
-    const prepared = prepareEntry(entry, now);
+    return (await this.appendAll([entry], now))[0]!;
+  }
+
+  /** One write and one fsync for all of them. */
+  async appendAll(entries: AuditEntry[], now = new Date()): Promise<StoredAuditEntry[]> {
+    const prepared = entries.map((e) => prepareEntry(e, now));
     return this.locked(() => {
-      const next = chainEntries(this.headSync(), [prepared]);
-      this.write(`${next.lines[0]!}\n`, next.head);
-      return next.stored[0]!;
+      const next = chainEntries(this.headSync(), prepared);
+      this.write(next.lines.map((l) => `${l}\n`).join(''), next.head);
+      return next.stored;
     });
   }
 

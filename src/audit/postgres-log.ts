@@ -29,9 +29,10 @@ import {
 const MAX_BATCH = 1000;
 const PAGE = 10_000;
 
+/** One append or appendAll: its entries stay together in one step. */
 interface Pending {
-  prepared: PreparedEntry;
-  resolve(stored: StoredAuditEntry): void;
+  prepared: PreparedEntry[];
+  resolve(stored: StoredAuditEntry[]): void;
   reject(err: Error): void;
 }
 
@@ -43,9 +44,13 @@ export class PostgresAuditLog implements AuditLog {
 
   constructor(private readonly store: PostgresStore) {}
 
-  append(entry: AuditEntry, now = new Date()): Promise<StoredAuditEntry> {
+  async append(entry: AuditEntry, now = new Date()): Promise<StoredAuditEntry> {
+    return (await this.appendAll([entry], now))[0]!;
+  }
+
+  appendAll(entries: AuditEntry[], now = new Date()): Promise<StoredAuditEntry[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ prepared: prepareEntry(entry, now), resolve, reject });
+      this.queue.push({ prepared: entries.map((e) => prepareEntry(e, now)), resolve, reject });
       this.flushing ??= this.flush();
     });
   }
@@ -56,10 +61,16 @@ export class PostgresAuditLog implements AuditLog {
     await null;
     try {
       while (this.queue.length) {
-        const batch = this.queue.splice(0, MAX_BATCH);
+        // Whole appends, up to MAX_BATCH entries (but at least one append, however many it has).
+        let take = 1;
+        for (let n = this.queue[0]!.prepared.length; take < this.queue.length && n + this.queue[take]!.prepared.length <= MAX_BATCH; take++) n += this.queue[take]!.prepared.length;
+        const batch = this.queue.splice(0, take);
+        const prepared = batch.flatMap((p) => p.prepared);
         try {
-          const r = await this.store.query<{ lines: string[] }>('SELECT wxops_audit_append($1, $2) AS lines', [batch.map((p) => p.prepared.ts), batch.map((p) => p.prepared.body)]);
-          r.rows[0]!.lines.forEach((line, i) => batch[i]!.resolve(JSON.parse(line) as StoredAuditEntry));
+          const r = await this.store.query<{ lines: string[] }>('SELECT wxops_audit_append($1, $2) AS lines', [prepared.map((p) => p.ts), prepared.map((p) => p.body)]);
+          const stored = r.rows[0]!.lines.map((line) => JSON.parse(line) as StoredAuditEntry);
+          let at = 0;
+          for (const p of batch) p.resolve(stored.slice(at, (at += p.prepared.length)));
         } catch (err) {
           const failure = databaseError(err);
           for (const p of batch) p.reject(failure);

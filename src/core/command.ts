@@ -48,6 +48,13 @@ export interface CommandSpec<P extends Params = Params> {
   attributes?: string[];
   mutates: boolean;
   /**
+   * `true`: running it only reads (the platform, the store, files) and changes nothing — no platform
+   * write, no record, no file, no message (a cached token or snapshot aside). Its decision is then audited
+   * together with its result, in one append before the reply, instead of ahead of running it: a decision
+   * goes on the log before anything can change, and a read changes nothing. Leave it out when unsure.
+   */
+  readOnly?: boolean;
+  /**
    * `false`: the command only advises (help), so it may answer from a recent snapshot of the departments
    * instead of the platform; what it lists is still decided live when run.
    */

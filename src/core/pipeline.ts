@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import type { AnyCommand } from './command.js';
 import type { Actor, Channel, CommandContext, ProgressUpdate } from './context.js';
 import { ApprovalPending, DeniedError, EXIT_CODES, RuntimeFailure, WxopsError, exitCodeFor } from './errors.js';
@@ -40,6 +41,12 @@ export interface Outcome {
   error?: WxopsError;
 }
 
+/**
+ * Published the moment a command's policy decision is made ({ command, effect }), before it is audited:
+ * for tracing, and for the decision-to-reply latency the benchmarks measure.
+ */
+export const commandDecided = channel('wxops:command:decided');
+
 export class Session {
   readonly actorId: string;
   readonly lang: Lang;
@@ -60,6 +67,8 @@ export class Session {
     let dryRun = false;
     let decided = false;
     let ran = false;
+    // A decision that waits to go on the log with what came of it (a read or a dry run, below).
+    let pending: Omit<AuditEntry, 'actor' | 'channel'> | undefined;
     try {
       const tokens = tokenize(text, { mentions: this.opts.mentions, stripLeadingMentions: this.opts.stripLeadingMentions });
       const parsed = this.opts.registry.parse(tokens, this.lang);
@@ -82,7 +91,15 @@ export class Session {
         resource,
         context: { channel: this.opts.channel, room: this.opts.room },
       });
-      await this.audit({ kind: 'decision', command: text, action: command.action, resource, rule: decision.rule, outcome: decision.effect });
+      if (commandDecided.hasSubscribers) commandDecided.publish({ command: command.name, effect: decision.effect });
+      const decisionEntry = { kind: 'decision' as const, command: text, action: command.action, resource, rule: decision.rule, outcome: decision.effect };
+      // The decision goes on the log before anything can change. A dry run (its plan only reads) or a
+      // read-only command changes nothing, so its decision goes with its result, in one append that the
+      // reply still waits for: one write (one commit on PostgreSQL) per command instead of two. A request
+      // for approval is a change (it is stored), so that decision is written first like any other.
+      const changesNothing = dryRun || command.readOnly === true;
+      if (decision.effect === 'permit' ? changesNothing : decision.effect === 'needs-approval' && dryRun) pending = decisionEntry;
+      else await this.audit(decisionEntry);
       // From here a failure is recorded as this decision's result (not when the audit itself failed).
       decided = true;
       if (decision.effect === 'deny') {
@@ -92,7 +109,7 @@ export class Session {
       }
       const plan = command.plan ? await command.plan(ctx, parsed.args, resource) : undefined;
       if (dryRun && plan) {
-        await this.audit({ kind: 'result', command: text, action: command.action, outcome: 'dry-run' });
+        await this.audit({ kind: 'result', command: text, action: command.action, outcome: 'dry-run' }, pending);
         return this.ok(commandName, { data: { plan }, view: { type: 'plan', plan, dryRun: true } }, true);
       }
       if (decision.effect === 'needs-approval' && !approved) {
@@ -106,11 +123,24 @@ export class Session {
           }),
         );
       }
+      if (pending && command.readOnly !== true) {
+        // A dry run of a command without a plan runs it for real: its decision goes first after all.
+        await this.audit(pending);
+        pending = undefined;
+      }
       const result = await command.run(ctx, parsed.args, plan, resource);
       ran = true;
-      await this.audit({ kind: 'result', command: text, action: command.action, outcome: 'done', detail: approved ? { approval: approved.id } : undefined }).catch((err) => {
-        throw unrecordedResult(command!, err);
-      });
+      const done = { kind: 'result' as const, command: text, action: command.action, outcome: 'done', detail: approved ? { approval: approved.id } : undefined };
+      if (pending) {
+        // Nothing was changed: if the log cannot be written, the command fails and its answer is not given.
+        const held = pending;
+        pending = undefined;
+        await this.audit(done, held);
+      } else {
+        await this.audit(done).catch((err) => {
+          throw unrecordedResult(command!, err);
+        });
+      }
       return this.ok(commandName, result, dryRun);
     } catch (err) {
       const error = asWxopsError(err);
@@ -118,14 +148,11 @@ export class Session {
         const log = await this.opts.runtime.logger().catch(() => undefined);
         log?.error({ command: commandName, actor: this.actorId, code: error.code, err: err instanceof Error ? err.stack : String(err) }, 'command failed');
       }
-      if (decided && !ran && command && error.category !== 'denied' && error.category !== 'approval') {
-        await this.audit({
-          kind: 'result',
-          command: text,
-          action: command.action,
-          outcome: 'failed',
-          error: { code: error.code, message: error.text.en },
-        }).catch(() => undefined);
+      const failed = decided && !ran && command && error.category !== 'denied' && error.category !== 'approval';
+      if (failed) {
+        await this.audit({ kind: 'result', command: text, action: command!.action, outcome: 'failed', error: { code: error.code, message: error.text.en } }, pending).catch(() => undefined);
+      } else if (pending && decided) {
+        await this.audit(pending).catch(() => undefined);
       }
       return { ok: false, command: commandName, actor: this.actorId, exitCode: exitCodeFor(error), dryRun, error };
     }
@@ -195,10 +222,15 @@ export class Session {
     }
   }
 
-  /** Written before the command goes on (a decision) or replies (a result): an audit that fails fails the command. */
-  private async audit(entry: Omit<AuditEntry, 'actor' | 'channel'>): Promise<void> {
+  /**
+   * Written before the command goes on (a decision) or replies (a result): an audit that fails fails the
+   * command. `decision`: a decision held back until now (see execute), written with `entry` in one step.
+   */
+  private async audit(entry: Omit<AuditEntry, 'actor' | 'channel'>, decision?: Omit<AuditEntry, 'actor' | 'channel'>): Promise<void> {
     const log = await this.opts.runtime.audit();
-    await log.append({ ...entry, actor: this.actorId, channel: this.opts.channel });
+    const who = { actor: this.actorId, channel: this.opts.channel };
+    if (decision) await log.appendAll([{ ...decision, ...who }, { ...entry, ...who }]);
+    else await log.append({ ...entry, ...who });
   }
 
   /** `snapshot`: the command only advises, so a recent department snapshot will do (Runtime.orgSnapshot). */
