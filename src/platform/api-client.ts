@@ -138,36 +138,33 @@ export abstract class ApiClient<K extends string> {
    * Calls `api` and returns the JSON answer when its errcode is absent or 0; otherwise throws a
    * `PlatformError` (or a `RuntimeFailure` when the credential is not configured).
    */
-  async call<T = any>(api: string, opts: CallOptions<K>): Promise<T> {
+  call<T = any>(api: string, opts: CallOptions<K>): Promise<T> {
+    return this.limiter.run(api, () => this.callWithRetries<T>(api, opts), opts.signal);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  private async callWithRetries<T>(api: string, opts: CallOptions<K>): Promise<T> {
     const method = opts.method ?? (opts.body !== undefined || opts.form ? 'POST' : 'GET');
     const idempotent = opts.idempotent ?? isIdempotent(api, method);
     const state = newRetryState();
     for (let attempt = 1; ; attempt++) {
       const token = await this.token(opts.secret, opts.signal);
       if (this.budget) await this.budget.take(api, opts.signal);
-      let started = performance.now();
+      const started = performance.now();
       let body: any;
       try {
-        // A slot of the API's concurrency is held while the platform has the call: from sending until the
-        // answer's headers are in. Reading and parsing a large answer, waiting for a token and backing off
-        // before a retry are not calls in flight, and leave the slot to the next call.
-        body = await this.limiter.run(
-          api,
-          (answered) => {
-            started = performance.now();
-            return sendJson(this.dispatcher, {
-              url: this.url(api, { ...opts.query, access_token: token }),
-              method,
-              json: method === 'POST' && !opts.form ? (opts.body ?? {}) : undefined,
-              form: opts.form,
-              timeouts: this.timeouts,
-              signal: opts.signal,
-              rawArray: opts.rawArray,
-              onAnswer: answered,
-            });
-          },
-          opts.signal,
-        );
+        body = await sendJson(this.dispatcher, {
+          url: this.url(api, { ...opts.query, access_token: token }),
+          method,
+          json: method === 'POST' && !opts.form ? (opts.body ?? {}) : undefined,
+          form: opts.form,
+          timeouts: this.timeouts,
+          signal: opts.signal,
+          rawArray: opts.rawArray,
+        });
       } catch (err) {
         if (!(err instanceof TransportError)) throw err;
         const decision = decideOnTransport(err.kind, idempotent, state, this.policy);
@@ -200,10 +197,6 @@ export abstract class ApiClient<K extends string> {
       }
       throw new PlatformError(api, errcode, this.shortMessage(errmsg), this.describe(errcode, api, errmsg, opts.secret));
     }
-  }
-
-  async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
   private async token(kind: K, signal?: AbortSignal): Promise<string> {

@@ -44,8 +44,6 @@ export interface HttpRequest {
    * raw-array.ts). An answer without it (an error) is parsed whole as usual.
    */
   rawArray?: string;
-  /** Called once the answer's status and headers are in (the platform is done with the call); not on failure. */
-  onAnswer?: () => void;
 }
 
 /**
@@ -130,7 +128,6 @@ async function exchange(dispatcher: Dispatcher, req: HttpRequest, deadline: Abor
     if (req.signal?.aborted) throw req.signal.reason ?? err;
     throw classify(err, deadline);
   }
-  req.onAnswer?.();
   let text: string;
   let raw: SplitAnswer | undefined;
   try {

@@ -30,23 +30,12 @@ export class KeyedLimiter {
     return special !== undefined && special >= 1 ? Math.min(special, this.limit) : this.limit;
   }
 
-  /**
-   * Runs `fn` holding a slot of `key`. `fn` may give the slot up early by calling `done` (a call whose
-   * answer is in: the platform is finished with it, and reading the answer is local work); it is given up
-   * when `fn` settles in any case.
-   */
-  async run<T>(key: string, fn: (done: () => void) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async run<T>(key: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     await this.acquire(key, signal);
-    let held = true;
-    const done = () => {
-      if (!held) return;
-      held = false;
-      this.release(key);
-    };
     try {
-      return await fn(done);
+      return await fn();
     } finally {
-      done();
+      this.release(key);
     }
   }
 

@@ -68,22 +68,6 @@ describe('KeyedLimiter', () => {
     expect(limiter.inFlight('a')).toBe(0);
   });
 
-  it('a holder that says it is done frees its slot at once, and only once', async () => {
-    const limiter = new KeyedLimiter(1);
-    let finish!: () => void;
-    const first = limiter.run('a', async (done) => {
-      done();
-      done();
-      await new Promise<void>((r) => (finish = r));
-    });
-    // The slot is free while the first holder is still at work: the next call runs now.
-    expect(await limiter.run('a', async () => 'next')).toBe('next');
-    expect(limiter.inFlight('a')).toBe(0);
-    finish();
-    await first;
-    expect(limiter.inFlight('a')).toBe(0);
-  });
-
   it('removes a waiter whose signal aborts', async () => {
     const limiter = new KeyedLimiter(1);
     let release!: () => void;
