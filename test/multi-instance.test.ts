@@ -192,13 +192,15 @@ describe('two instances on one database', () => {
   });
 
   it('keeps one unbroken audit chain written by both', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'wxops-verify-'));
     const verify = spawn(process.execPath, [join(REPO, 'bin/wxops.js'), 'audit', 'verify', '--json'], {
       cwd: REPO,
-      env: cleanEnv({ ...sim.env, WXOPS_DATABASE_URL: databaseUrl, WXOPS_ACTOR: 'zhangwei', WXOPS_DATA_DIR: mkdtempSync(join(tmpdir(), 'wxops-verify-')) }),
+      env: cleanEnv({ ...sim.env, WXOPS_DATABASE_URL: databaseUrl, WXOPS_ACTOR: 'zhangwei', WXOPS_DATA_DIR: dataDir }),
     });
     let out = '';
     verify.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise((r) => verify.once('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
     const report = JSON.parse(out);
     expect(code).toBe(0);
     expect(report.ok).toBe(true);
