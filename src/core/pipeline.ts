@@ -69,6 +69,8 @@ export class Session {
     let ran = false;
     // A decision that waits to go on the log with what came of it (a read or a dry run, below).
     let pending: Omit<AuditEntry, 'actor' | 'channel'> | undefined;
+    // A decision being appended while the plan is worked out (a change, below).
+    let decisionWrite: Promise<void> | undefined;
     try {
       const tokens = tokenize(text, { mentions: this.opts.mentions, stripLeadingMentions: this.opts.stripLeadingMentions });
       const parsed = this.opts.registry.parse(tokens, this.lang);
@@ -96,10 +98,16 @@ export class Session {
       // The decision goes on the log before anything can change. A dry run (its plan only reads) or a
       // read-only command changes nothing, so its decision goes with its result, in one append that the
       // reply still waits for: one write (one commit on PostgreSQL) per command instead of two. A request
-      // for approval is a change (it is stored), so that decision is written first like any other.
+      // for approval is a change (it is stored), so that decision is written first like any other. A
+      // permitted change's decision is appended while its plan is worked out (a plan only reads, and the
+      // platform's round trips hide the log's), and waited for before anything changes.
       const changesNothing = dryRun || command.readOnly === true;
       if (decision.effect === 'permit' ? changesNothing : decision.effect === 'needs-approval' && dryRun) pending = decisionEntry;
-      else await this.audit(decisionEntry);
+      else if (decision.effect === 'permit' && command.plan) {
+        decisionWrite = this.audit(decisionEntry);
+        // Observed where it is awaited; a failure that comes first must not count as unhandled meanwhile.
+        decisionWrite.catch(() => undefined);
+      } else await this.audit(decisionEntry);
       // From here a failure is recorded as this decision's result (not when the audit itself failed).
       decided = true;
       if (decision.effect === 'deny') {
@@ -108,6 +116,7 @@ export class Session {
         throw denial(command, explained, whoCan(dir, command.action, resource, this.opts.channel));
       }
       const plan = command.plan ? await command.plan(ctx, parsed.args, resource) : undefined;
+      await decisionWrite;
       if (dryRun && plan) {
         await this.audit({ kind: 'result', command: text, action: command.action, outcome: 'dry-run' }, pending);
         return this.ok(commandName, { data: { plan }, view: { type: 'plan', plan, dryRun: true } }, true);
@@ -148,7 +157,9 @@ export class Session {
         const log = await this.opts.runtime.logger().catch(() => undefined);
         log?.error({ command: commandName, actor: this.actorId, code: error.code, err: err instanceof Error ? err.stack : String(err) }, 'command failed');
       }
-      const failed = decided && !ran && command && error.category !== 'denied' && error.category !== 'approval';
+      // A decision whose append failed has no result to go with it.
+      const written = decisionWrite ? await decisionWrite.then(() => true, () => false) : true;
+      const failed = decided && written && !ran && command && error.category !== 'denied' && error.category !== 'approval';
       if (failed) {
         await this.audit({ kind: 'result', command: text, action: command!.action, outcome: 'failed', error: { code: error.code, message: error.text.en } }, pending).catch(() => undefined);
       } else if (pending && decided) {
