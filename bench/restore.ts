@@ -84,8 +84,9 @@ export async function benchRestore(runner: string): Promise<void> {
     const cap = (api: string) => client.concurrencyFor(api);
     const diff = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.keys(b).map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]).filter(([, n]) => (n as number) > 0)) as Record<string, number>;
     const isWrite = new Set(WRITE_WAVES.flat());
-    const readBound = (calls: Record<string, number>) => Object.entries(calls).filter(([api]) => api !== 'gettoken' && !isWrite.has(api)).reduce((ms, [api, n]) => ms + (n * LATENCY_MS) / cap(api), 0);
-    const readCount = (calls: Record<string, number>) => Object.entries(calls).filter(([api]) => api !== 'gettoken' && !isWrite.has(api)).reduce((s, [, n]) => s + n, 0);
+    const readsOf = (calls: Record<string, number>) => Object.entries(calls).filter(([api]) => api !== 'gettoken' && !isWrite.has(api));
+    const readBound = (calls: Record<string, number>) => readsOf(calls).reduce((ms, [api, n]) => ms + (n * LATENCY_MS) / cap(api), 0);
+    const readCount = (calls: Record<string, number>) => readsOf(calls).reduce((s, [, n]) => s + n, 0);
     const reads = diff(s0, s1);
     const all = diff(s1, s2);
     const writes = Object.fromEntries(WRITE_WAVES.flat().filter((api) => all[api]).map((api) => [api, all[api]!]));
@@ -100,7 +101,7 @@ export async function benchRestore(runner: string): Promise<void> {
     line('backup run (contacts, customers)', `${fmtMs(tBackup)}  (backup ${id})`);
     line('damage done on the simulator', `${mutated.membersDeleted} members deleted, ${mutated.relationsDeleted} relations deleted, ${mutated.relationsStripped} relations stripped of tags+remark`);
     line('plan', `${plan.steps.length} calls; ${report.not_restorable.length} relations listed as not restorable (need the customer to add the member again)`);
-    line('compare only (--dry-run): reads', `${readCalls} calls: ${Object.entries(reads).filter(([a]) => a !== 'gettoken').map(([a, n]) => `${a} ${n}`).join(', ')}`);
+    line('compare only (--dry-run): reads', `${readCalls} calls: ${readsOf(reads).map(([a, n]) => `${a} ${n}`).join(', ')}`);
     line('compare wall vs its bound (reads ÷ cap)', `${fmtMs(tCompare)} vs ${fmtMs(sumReads)}  → ${(tCompare / sumReads).toFixed(2)}×`);
     line('restore writes', `${writeCalls} calls: ${Object.entries(writes).map(([a, n]) => `${a} ${n} (cap ${cap(a)})`).join(', ')}`);
     line('lower bound (reads + writes, per-API caps)', `${fmtMs(bound)} = reads ${fmtMs(restoreReads)} (${readCount(all)} calls: the request's compare and the approved run's) + writes ${fmtMs(sumWrites)} (waves in order; APIs of a wave side by side)`);

@@ -23,6 +23,9 @@ import { MARKDOWN_BYTES } from './webhook.js';
 const QUICK_MS = 1500;
 /** The platform keeps refreshing a stream for 6 minutes; after that an answer cannot be delivered this way. */
 const STREAM_TTL_MS = 6 * 60_000;
+
+/** A stream past its time, here or in the store. */
+const expired = (s: { createdAt: number }, now: number): boolean => now - s.createdAt > STREAM_TTL_MS;
 const IN_FLIGHT_PER_USER = 3;
 const MAX_BODY = 64 * 1024;
 
@@ -59,7 +62,7 @@ export class WecomBot {
   private readonly streams = new Map<string, StreamState>();
   private readonly dedupe: CallbackDedupe;
   private readonly shared?: Store;
-  private readonly purge = new PeriodicPurge<StoredStream>(BOT_STREAMS, (s, now) => now - s.createdAt > STREAM_TTL_MS);
+  private readonly purge = new PeriodicPurge<StoredStream>(BOT_STREAMS, expired);
 
   constructor(private readonly opts: WecomBotOptions) {
     this.shared = opts.store?.kind === 'postgres' ? opts.store : undefined;
@@ -186,7 +189,7 @@ export class WecomBot {
     if (!this.shared || !id) return undefined;
     try {
       const s = await this.shared.get<StoredStream>(BOT_STREAMS, id);
-      return s && Date.now() - s.createdAt <= STREAM_TTL_MS ? s : undefined;
+      return s && !expired(s, Date.now()) ? s : undefined;
     } catch (err) {
       this.opts.logger.warn({ stream: id, error: errorText(err) }, 'bot stream could not be read from the store');
       return undefined;
@@ -195,7 +198,7 @@ export class WecomBot {
 
   private expire(): void {
     const now = Date.now();
-    for (const [id, s] of this.streams) if (now - s.createdAt > STREAM_TTL_MS) this.streams.delete(id);
+    for (const [id, s] of this.streams) if (expired(s, now)) this.streams.delete(id);
     if (this.shared) this.purge.maybe(this.shared, now, this.opts.logger);
   }
 }

@@ -162,7 +162,7 @@ export class Session {
       const failed = decided && written && !ran && command && error.category !== 'denied' && error.category !== 'approval';
       if (failed) {
         await this.audit({ kind: 'result', command: text, action: command!.action, outcome: 'failed', error: { code: error.code, message: error.text.en } }, pending).catch(() => undefined);
-      } else if (pending && decided) {
+      } else if (pending) {
         await this.audit(pending).catch(() => undefined);
       }
       return { ok: false, command: commandName, actor: this.actorId, exitCode: exitCodeFor(error), dryRun, error };

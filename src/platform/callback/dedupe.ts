@@ -64,7 +64,7 @@ export class CallbackDedupe {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
-  private readonly purge = new PeriodicPurge<SharedEntry>(DEDUPE_COLLECTION, (e, now) => now - e.at >= this.ttlMs);
+  private readonly purge = new PeriodicPurge<SharedEntry>(DEDUPE_COLLECTION, (e) => this.stale(e));
 
   constructor(private readonly opts: DedupeOptions = {}) {
     this.ttlMs = opts.ttlMs ?? 5 * 60_000;
