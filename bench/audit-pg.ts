@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import pg from 'pg';
 import { createRegistry } from '../commands/index.js';
 import { FileAuditLog, type AuditLog } from '../src/audit/log.js';
 import { PostgresAuditLog } from '../src/audit/postgres-log.js';
@@ -29,6 +30,10 @@ import { fmtMs, line, percentile } from './stats.js';
  *     after the read; and a change, whose decision is appended before the platform call and its result
  *     after it (two appends).
  *
+ * (c) The floor: the durable write each back-end rests on (append + fsync; one INSERT's commit) and a bare
+ *     round trip, one at a time and without wxops code, so the added latency measured in (b) can be read
+ *     against what the machine itself adds.
+ *
  * Two PostgreSQL instances are compared with two embedded processes, each with its own data directory:
  * the same number of busy processes on the same cores, so what differs is the shared database.
  */
@@ -37,11 +42,13 @@ const ROUNDS = 4;
 const APPENDS = 5_000; // per instance and round (the embedded log: a quarter of that)
 const COMMANDS = 500; // per instance and round
 const WARMUP = 200;
+const FLOOR_OPS = 3_000; // of each kind, in alternating blocks of FLOOR_BLOCK
+const FLOOR_BLOCK = 50;
 
 type Backend = 'embedded' | 'postgres';
 
 interface WorkerJob {
-  task: 'append' | 'commands';
+  task: 'append' | 'commands' | 'floor';
   /** Which commands (task `commands`). */
   lines?: 'reads' | 'changes';
   backend: Backend;
@@ -57,7 +64,11 @@ interface WorkerResult {
   samples: number[];
   /** Per command from text in to reply out (commands), ms. */
   whole?: number[];
+  /** Per kind of write (floor), ms. */
+  kinds?: Record<FloorKind, number[]>;
 }
+
+type FloorKind = 'file' | 'insert' | 'select';
 
 const wallNow = () => performance.timeOrigin + performance.now();
 
@@ -69,8 +80,41 @@ export async function auditPgWorker(arg: string): Promise<void> {
   const job = JSON.parse(arg) as WorkerJob;
   let run: (n: number) => Promise<number[]>;
   let whole: number[] | undefined;
+  let kinds: WorkerResult['kinds'];
   let close: () => Promise<void>;
-  if (job.task === 'append') {
+  if (job.task === 'floor') {
+    // No wxops code: the durable write each back-end rests on, one at a time.
+    const client = new pg.Client({ connectionString: job.url });
+    await client.connect();
+    await client.query('CREATE TABLE bench_floor (line text NOT NULL)');
+    const file = join(job.dataDir, 'floor.jsonl');
+    const text = `${JSON.stringify({ seq: 1, ts: new Date().toISOString(), kind: 'decision', actor: 'zhangsan', command: 'dept list', action: 'dept.list', outcome: 'permit', prev: '0'.repeat(64), hash: '0'.repeat(64) })}\n`;
+    const ops: Record<FloorKind, () => unknown> = {
+      file: () => {
+        const fd = openSync(file, 'a');
+        try {
+          writeSync(fd, text);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      },
+      insert: () => client.query('INSERT INTO bench_floor (line) VALUES ($1)', [text]),
+      select: () => client.query('SELECT 1'),
+    };
+    run = async (n) => {
+      kinds = { file: [], insert: [], select: [] };
+      for (let done = 0; done < n; done += FLOOR_BLOCK)
+        for (const kind of Object.keys(ops) as FloorKind[])
+          for (let k = 0; k < FLOOR_BLOCK; k++) {
+            const t0 = performance.now();
+            await ops[kind]();
+            kinds[kind].push(performance.now() - t0);
+          }
+      return [];
+    };
+    close = () => client.end();
+  } else if (job.task === 'append') {
     let log: AuditLog;
     let store: PostgresStore | undefined;
     if (job.backend === 'postgres') {
@@ -130,7 +174,7 @@ export async function auditPgWorker(arg: string): Promise<void> {
     if (cmd === 'end') break;
     const start = wallNow();
     const samples = await run(Number(cmd));
-    const result: WorkerResult = { start, end: wallNow(), samples, whole };
+    const result: WorkerResult = { start, end: wallNow(), samples, whole, kinds };
     await say(JSON.stringify(result));
   }
   await close();
@@ -296,6 +340,21 @@ export async function benchAuditPg(runner: string): Promise<void> {
       line('added p99, 2 instances vs 2 embedded', signed(added2), '< 2 ms', added2 < 2);
       line('chain written by the 2 instances’ commands', await checkChain(x.curl2, (WARMUP + COMMANDS * ROUNDS) * 2 * 2), 'unbroken', true);
     }
+
+    // (c) the floor: what one durable write costs on each back-end here, without wxops. A PostgreSQL audit
+    // log needs at least one commit per command where the embedded one needs one fsync, so the difference
+    // of these p99s is added latency that no PostgreSQL-backed log could avoid on this machine.
+    const floor = new Instance(runner, { task: 'floor', backend: 'postgres', dataDir: dataDir(), url: await server.createDatabase('bench_floor'), name: '' });
+    await floor.ready();
+    const { kinds } = await floor.run(FLOOR_OPS);
+    await floor.end();
+    const q = (kind: FloorKind, p: number) => percentile([...kinds![kind]].sort((a, b) => a - b), p);
+    const showFloor = (kind: FloorKind) => `p50 ${fmtMs(q(kind, 50))}, p99 ${fmtMs(q(kind, 99))}`;
+    console.log(`  — the floor: one durable write at a time, no wxops code (${FLOOR_OPS.toLocaleString('en')} of each, taking turns)`);
+    line('file: append + fsync (as the embedded log)', showFloor('file'));
+    line('PostgreSQL: one INSERT, one commit', showFloor('insert'));
+    line('PostgreSQL: SELECT 1 (the round trip alone)', showFloor('select'));
+    line('added p99 of a commit over an fsync', signed(q('insert', 99) - q('file', 99)));
   } finally {
     await server.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
