@@ -1,5 +1,5 @@
 import { Agent, request } from '../src/platform/undici-slim.js';
-import { BATCH_LIMIT, BATCH_USERS } from '../src/platform/wecom/customers.js';
+import { BATCH_LIMIT, batchMemberLists } from '../src/platform/wecom/customers.js';
 
 /**
  * Every customer page of the simulator, read by the barest client: undici with keep-alive, one request
@@ -8,7 +8,7 @@ import { BATCH_LIMIT, BATCH_USERS } from '../src/platform/wecom/customers.js';
  *
  * Two uses: it warms the simulator before the backup benchmark, and it is that benchmark's transport
  * floor — the same calls the backup's critical path makes (a token, the follow-user list, then the pages,
- * the members spread over the chains as CustomerApi.forEachRawPage spreads them), so what the backup takes
+ * with the member lists CustomerApi.forEachRawPage uses: batchMemberLists), so what the backup takes
  * beyond it is the backup's own work, and what the floor takes beyond the lower bound is the machine's
  * (two processes on the same cores, the loopback, the timers).
  */
@@ -22,9 +22,7 @@ export async function readCustomerPages(env: Record<string, string>, chains: num
     };
     const token = (await get(`gettoken?corpid=${env.WXOPS_CORP_ID}&corpsecret=${env.WXOPS_CUSTOMER_SECRET}`)).access_token as string;
     const follow = (await get(`externalcontact/get_follow_user_list?access_token=${token}`)).follow_user as string[];
-    const groups: string[][] = Array.from({ length: chains }, () => []);
-    follow.forEach((u, i) => groups[i % chains]!.push(u));
-    const queue = groups.flatMap((g) => Array.from({ length: Math.ceil(g.length / BATCH_USERS) }, (_, k) => g.slice(k * BATCH_USERS, (k + 1) * BATCH_USERS)));
+    const queue = batchMemberLists(follow, chains);
     let pages = 0;
     const chain = async () => {
       for (let list = queue.shift(); list; list = queue.shift()) {

@@ -80,6 +80,17 @@ export interface BatchRow {
 export const BATCH_USERS = 100;
 export const BATCH_LIMIT = 100;
 
+/**
+ * The member lists of batch/get_by_user calls, in the order cursor chains take them: the members are
+ * spread over `chains` groups, and each group is cut into lists of at most 100 (more members than
+ * chains × 100 means longer chains).
+ */
+export function batchMemberLists(userids: string[], chains: number): string[][] {
+  const groups: string[][] = Array.from({ length: chains }, () => []);
+  userids.forEach((u, i) => groups[i % chains]!.push(u));
+  return groups.flatMap((g) => Array.from({ length: Math.ceil(g.length / BATCH_USERS) }, (_, k) => g.slice(k * BATCH_USERS, (k + 1) * BATCH_USERS)));
+}
+
 export class CustomerApi {
   constructor(readonly client: WecomClient) {}
 
@@ -130,10 +141,7 @@ export class CustomerApi {
   private async batchPages<R>(userids: string[], onPage: (rows: R[]) => void, opts: { chains?: number; raw?: boolean }): Promise<void> {
     const api = 'externalcontact/batch/get_by_user';
     const chains = Math.max(1, Math.min(opts.chains ?? this.client.concurrencyFor(api), userids.length));
-    const groups: string[][] = Array.from({ length: chains }, () => []);
-    userids.forEach((u, i) => groups[i % chains]!.push(u));
-    // A chain carries at most 100 members per call; more members than chains × 100 means longer chains.
-    const queue = groups.flatMap((g) => Array.from({ length: Math.ceil(g.length / BATCH_USERS) }, (_, k) => g.slice(k * BATCH_USERS, (k + 1) * BATCH_USERS)));
+    const queue = batchMemberLists(userids, chains);
     const rawArray = opts.raw ? 'external_contact_list' : undefined;
     const worker = async (): Promise<void> => {
       for (let group = queue.shift(); group; group = queue.shift()) {
