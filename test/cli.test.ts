@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from './support/ports.js';
 import { REPO, cleanEnv } from './support/sandbox.js';
 
 /** These run the real `wxops` executable (built by `npm test`'s pretest step), one process per call. */
@@ -123,7 +124,7 @@ describe('wxops sim', () => {
 
 describe('wxops serve', () => {
   it('answers GET /healthz on 127.0.0.1', async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const child = spawn(process.execPath, [join(REPO, 'bin/wxops.js'), 'serve', '--port', String(port)], { env: cleanEnv({ WXOPS_DATA_DIR: dataDir }) });
     try {
       let body: any;

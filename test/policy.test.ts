@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../commands/index.js';
 import { loadPolicySet, PolicyLoadError } from '../src/policy/loader.js';
 import { PolicyEngine } from '../src/policy/engine.js';
+import { freePort } from './support/ports.js';
 import { REPO, cleanEnv, okData, startWxops, type TestWxops } from './support/sandbox.js';
 
 const actions = createRegistry().actions();
@@ -261,7 +262,7 @@ describe('wxops serve reloads the policy', () => {
   it('applies a good edit and keeps the previous policy on a broken one, telling the super admins', async () => {
     const dir = policyDir('rules.yaml', rules);
     const data = mkdtempSync(join(scratch, 's-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const child = spawn(process.execPath, [join(REPO, 'bin/wxops.js'), 'serve', '--port', String(port)], { cwd: REPO, env: cleanEnv({ WXOPS_DATA_DIR: data, WXOPS_POLICY_DIR: dir }) });
     try {
       for (let i = 0; i < 100; i++) {

@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './ports.js';
 
 /**
  * A throwaway PostgreSQL server for tests and benchmarks: `initdb` into a temporary directory, `postgres`
@@ -29,17 +29,6 @@ export function postgresBinDir(): string {
   const probe = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
   if (probe.status === 0 && existsSync(join(probe.stdout.trim(), 'initdb'))) return probe.stdout.trim();
   throw new Error('PostgreSQL server binaries not found: install Debian\'s "postgresql" package (.ci/run does) or set WXOPS_PG_BIN');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startThrowawayPostgres(opts: { fsync?: boolean } = {}): Promise<ThrowawayPostgres> {
