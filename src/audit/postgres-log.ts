@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { databaseError, type PostgresStore } from '../store/postgres-store.js';
+import { databaseError, prepared, type PostgresStore } from '../store/postgres-store.js';
 import {
   ChainChecker,
   GENESIS,
@@ -67,7 +67,7 @@ export class PostgresAuditLog implements AuditLog {
         const batch = this.queue.splice(0, take);
         const prepared = batch.flatMap((p) => p.prepared);
         try {
-          const r = await this.store.query<{ lines: string[] }>('SELECT wxops_audit_append($1, $2) AS lines', [prepared.map((p) => p.ts), prepared.map((p) => p.body)]);
+          const r = await this.store.query<{ lines: string[] }>(APPEND, [prepared.map((p) => p.ts), prepared.map((p) => p.body)]);
           const stored = r.rows[0]!.lines.map((line) => JSON.parse(line) as StoredAuditEntry);
           let at = 0;
           for (const p of batch) p.resolve(stored.slice(at, (at += p.prepared.length)));
@@ -157,6 +157,8 @@ export class PostgresAuditLog implements AuditLog {
 }
 
 const HEAD = 'SELECT seq, hash FROM wxops_audit_head WHERE one';
+/** The chain step, made by every command: prepared, so the server only binds and runs it. */
+const APPEND = prepared('SELECT wxops_audit_append($1, $2) AS lines');
 
 function asHead(row: { seq: string; hash: string } | undefined): AuditHead {
   return row ? { seq: Number(row.seq), hash: row.hash } : { seq: 0, hash: GENESIS };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { RuntimeFailure } from '../core/errors.js';
 import { t } from '../core/i18n.js';
@@ -47,11 +48,16 @@ export class PostgresStore implements Store {
     return this.ready;
   }
 
-  /** A query on any pooled connection, with connection failures turned into one clear sentence. */
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+  /**
+   * A query on any pooled connection, with connection failures turned into one clear sentence. A
+   * `prepared` statement is parsed and planned once per connection and then only bound and run: the
+   * statements every command or callback makes (the audit append above all) skip the server's parse and
+   * plan each time.
+   */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string | PreparedStatement, params?: unknown[]): Promise<pg.QueryResult<R>> {
     await this.open();
     try {
-      return await this.pool.query<R>(sql, params);
+      return await (typeof sql === 'string' ? this.pool.query<R>(sql, params) : this.pool.query<R>({ ...sql, values: params }));
     } catch (err) {
       throw databaseError(err);
     }
@@ -98,18 +104,12 @@ export class PostgresStore implements Store {
   }
 
   async get<T>(collection: string, id: string): Promise<T | undefined> {
-    const r = await this.query<{ value: T }>('SELECT value FROM wxops_store WHERE collection = $1 AND id = $2', [collection, id]);
+    const r = await this.query<{ value: T }>(GET, [collection, id]);
     return r.rows[0]?.value;
   }
 
-  // Every write takes the key's transaction lock, as `update` does, so none lands between its read and write.
   async put<T>(collection: string, id: string, value: T): Promise<void> {
-    await this.query(
-      `WITH l AS (SELECT pg_advisory_xact_lock(hashtextextended($4, 0)))
-       INSERT INTO wxops_store (collection, id, value) SELECT $1, $2, $3 FROM l
-       ON CONFLICT (collection, id) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-      [collection, id, JSON.stringify(value), keyLock(collection, id)],
-    );
+    await this.query(PUT, [collection, id, JSON.stringify(value), keyLock(collection, id)]);
   }
 
   delete(collection: string, id: string): Promise<boolean> {
@@ -122,7 +122,7 @@ export class PostgresStore implements Store {
   }
 
   async list<T>(collection: string): Promise<T[]> {
-    const r = await this.query<{ value: T }>('SELECT value FROM wxops_store WHERE collection = $1 ORDER BY id', [collection]);
+    const r = await this.query<{ value: T }>(LIST, [collection]);
     return r.rows.map((row) => row.value);
   }
 
@@ -144,11 +144,7 @@ export class PostgresStore implements Store {
   }
 
   async create<T>(collection: string, id: string, value: T): Promise<boolean> {
-    const r = await this.query(
-      `WITH l AS (SELECT pg_advisory_xact_lock(hashtextextended($4, 0)))
-       INSERT INTO wxops_store (collection, id, value) SELECT $1, $2, $3 FROM l ON CONFLICT DO NOTHING`,
-      [collection, id, JSON.stringify(value), keyLock(collection, id)],
-    );
+    const r = await this.query(CREATE, [collection, id, JSON.stringify(value), keyLock(collection, id)]);
     return (r.rowCount ?? 0) > 0;
   }
 
@@ -210,6 +206,25 @@ export class PostgresStore implements Store {
     await this.pool.end();
   }
 }
+
+/** A statement prepared once per connection, under a name derived from its text (so names cannot clash). */
+export interface PreparedStatement {
+  readonly name: string;
+  readonly text: string;
+}
+
+export function prepared(text: string): PreparedStatement {
+  return { name: `wxops_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`, text };
+}
+
+const GET = prepared('SELECT value FROM wxops_store WHERE collection = $1 AND id = $2');
+const LIST = prepared('SELECT value FROM wxops_store WHERE collection = $1 ORDER BY id');
+// Every write takes the key's transaction lock, as `update` does, so none lands between its read and write.
+const PUT = prepared(`WITH l AS (SELECT pg_advisory_xact_lock(hashtextextended($4, 0)))
+  INSERT INTO wxops_store (collection, id, value) SELECT $1, $2, $3 FROM l
+  ON CONFLICT (collection, id) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`);
+const CREATE = prepared(`WITH l AS (SELECT pg_advisory_xact_lock(hashtextextended($4, 0)))
+  INSERT INTO wxops_store (collection, id, value) SELECT $1, $2, $3 FROM l ON CONFLICT DO NOTHING`);
 
 function keyLock(collection: string, id: string): string {
   return `store:${collection}:${id}`;
