@@ -257,7 +257,13 @@ class Setup {
 
 async function measure(setups: { setup: Setup; n: number }[], rounds: number): Promise<void> {
   await Promise.all(setups.flatMap(({ setup }) => setup.instances.map((i) => i.ready())));
-  for (let r = 0; r < rounds; r++) for (const { setup, n } of setups) await setup.round(n);
+  // The order rotates every round, so that no set-up always follows the same one (and inherits what that
+  // one left the disk and the scheduler to do).
+  for (let r = 0; r < rounds; r++)
+    for (let k = 0; k < setups.length; k++) {
+      const { setup, n } = setups[(r + k) % setups.length]!;
+      await setup.round(n);
+    }
   await Promise.all(setups.flatMap(({ setup }) => setup.instances.map((i) => i.end())));
 }
 
