@@ -152,8 +152,8 @@ export async function auditPgWorker(arg: string): Promise<void> {
     let i = 0;
     let decidedAt = 0;
     commandDecided.subscribe(() => (decidedAt = performance.now()));
+    const lines = job.lines === 'changes' ? CHANGE_LINES : BENCH_LINES;
     const once = async () => {
-      const lines = job.lines === 'changes' ? CHANGE_LINES : BENCH_LINES;
       const outcome = await session.execute(lines[i++ % lines.length]!);
       if (!outcome.ok) throw new Error(`bench command failed: ${outcome.error?.text.en}`);
     };

@@ -115,8 +115,8 @@ export class PostgresStore implements Store {
   delete(collection: string, id: string): Promise<boolean> {
     // Two statements: the DELETE must read after the lock is held, or it could miss a row just written.
     return this.transaction(async (c) => {
-      await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [keyLock(collection, id)]);
-      const r = await c.query('DELETE FROM wxops_store WHERE collection = $1 AND id = $2', [collection, id]);
+      await c.query({ ...LOCK_KEY, values: [keyLock(collection, id)] });
+      const r = await c.query({ ...DELETE, values: [collection, id] });
       return (r.rowCount ?? 0) > 0;
     });
   }
@@ -129,16 +129,11 @@ export class PostgresStore implements Store {
   update<T>(collection: string, id: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
     return this.transaction(async (c) => {
       // A transaction lock on the key, not a row lock: it also covers an entry that does not exist yet.
-      await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [keyLock(collection, id)]);
-      const r = await c.query<{ value: T }>('SELECT value FROM wxops_store WHERE collection = $1 AND id = $2', [collection, id]);
+      await c.query({ ...LOCK_KEY, values: [keyLock(collection, id)] });
+      const r = await c.query<{ value: T }>({ ...GET, values: [collection, id] });
       const next = fn(r.rows[0]?.value);
-      if (next === undefined) await c.query('DELETE FROM wxops_store WHERE collection = $1 AND id = $2', [collection, id]);
-      else
-        await c.query(
-          `INSERT INTO wxops_store (collection, id, value) VALUES ($1, $2, $3)
-           ON CONFLICT (collection, id) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-          [collection, id, JSON.stringify(next)],
-        );
+      if (next === undefined) await c.query({ ...DELETE, values: [collection, id] });
+      else await c.query({ ...UPSERT, values: [collection, id, JSON.stringify(next)] });
       return next;
     });
   }
@@ -219,6 +214,12 @@ export function prepared(text: string): PreparedStatement {
 
 const GET = prepared('SELECT value FROM wxops_store WHERE collection = $1 AND id = $2');
 const LIST = prepared('SELECT value FROM wxops_store WHERE collection = $1 ORDER BY id');
+const DELETE = prepared('DELETE FROM wxops_store WHERE collection = $1 AND id = $2');
+/** The key's transaction lock, for the statements of a transaction that must not interleave with writes. */
+const LOCK_KEY = prepared('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))');
+/** A write inside a transaction that already holds the key's lock. */
+const UPSERT = prepared(`INSERT INTO wxops_store (collection, id, value) VALUES ($1, $2, $3)
+  ON CONFLICT (collection, id) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`);
 // Every write takes the key's transaction lock, as `update` does, so none lands between its read and write.
 const PUT = prepared(`WITH l AS (SELECT pg_advisory_xact_lock(hashtextextended($4, 0)))
   INSERT INTO wxops_store (collection, id, value) SELECT $1, $2, $3 FROM l
